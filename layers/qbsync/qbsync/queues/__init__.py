@@ -1,0 +1,1 @@
+"""SQS access: publishing messages, probing queues, dead-letter handling."""

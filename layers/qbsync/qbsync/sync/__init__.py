@@ -1,0 +1,1 @@
+"""Business logic: pure mappers and orchestration over injected ports (no boto3 here)."""

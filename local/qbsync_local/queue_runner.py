@@ -1,0 +1,145 @@
+"""Plays Lambda's SQS event source mapping for one queue → one function, as the template configures it.
+
+What Lambda does, and so this does: receive up to BatchSize messages, invoke the function with an SQS event,
+delete the messages that succeeded (with ReportBatchItemFailures, every record not listed in
+`batchItemFailures`; without it, all or nothing). Failed messages stay on the queue and come back once their
+visibility timeout passes; SQS itself moves a message to the DLQ after maxReceiveCount receives (moto does
+this as SQS does). The one local liberty: instead of waiting out the queue's visibility timeout (minutes), a
+failed message becomes visible again after `retry_delay_seconds`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from typing import Any
+
+from qbsync_local.lambda_runtime import LocalFunction
+from qbsync_local.template import SqsSource
+
+from qbsync_local.logs import log
+
+_ATTRIBUTE_NAMES = {
+    "ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp",
+    "MessageGroupId", "MessageDeduplicationId", "SequenceNumber", "AWSTraceHeader",
+}
+
+
+def to_lambda_record(message: dict[str, Any], *, queue_arn: str, region: str) -> dict[str, Any]:
+    attributes = {k: v for k, v in message.get("Attributes", {}).items() if k in _ATTRIBUTE_NAMES}
+    message_attributes = {}
+    for name, value in (message.get("MessageAttributes") or {}).items():
+        message_attributes[name] = {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": value.get("BinaryValue"),
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": value["DataType"],
+        }
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": attributes,
+        "messageAttributes": message_attributes,
+        "md5OfBody": message.get("MD5OfBody") or hashlib.md5(message["Body"].encode()).hexdigest(),  # noqa: S324
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
+class QueueRunner:
+    def __init__(
+        self,
+        *,
+        source: SqsSource,
+        function: LocalFunction,
+        sqs: Any,
+        queue_url: str,
+        region: str,
+        retry_delay_seconds: float,
+        pollers: int = 1,
+    ) -> None:
+        self._source = source
+        self._function = function
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        self._region = region
+        self._retry_delay = max(0, int(round(retry_delay_seconds)))
+        self._pollers = max(1, pollers)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.batches = 0
+
+    @property
+    def name(self) -> str:
+        return f"{self._source.queue_logical_id} → {self._function.spec.logical_id}"
+
+    def start(self) -> "QueueRunner":
+        for index in range(self._pollers):
+            thread = threading.Thread(target=self._loop, name=f"sqs-{self._source.queue_logical_id}-{index}",
+                                      daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once(wait_seconds=1)
+            except Exception:  # keep polling, as Lambda's pollers do
+                log.exception("queue runner %s failed", self.name)
+                self._stop.wait(1)
+
+    def poll_once(self, *, wait_seconds: int = 0) -> int:
+        """Receive one batch and run it; returns the number of messages received."""
+        messages = self._sqs.receive_message(
+            QueueUrl=self._queue_url,
+            MaxNumberOfMessages=self._source.batch_size,
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not messages:
+            return 0
+        self.batches += 1
+        records = [to_lambda_record(m, queue_arn=self._queue_arn, region=self._region) for m in messages]
+        failed_ids = self._invoke(records)
+        succeeded = [m for m in messages if m["MessageId"] not in failed_ids]
+        if succeeded:
+            self._sqs.delete_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(succeeded)],
+            )
+        for message in messages:
+            if message["MessageId"] in failed_ids:
+                self._sqs.change_message_visibility(
+                    QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=self._retry_delay,
+                )
+        log.info("sqs %s: batch of %d, %d failed", self.name, len(messages), len(failed_ids))
+        return len(messages)
+
+    def _invoke(self, records: list[dict[str, Any]]) -> set[str]:
+        all_ids = {record["messageId"] for record in records}
+        try:
+            result = self._function.invoke({"Records": records})
+        except Exception:
+            log.exception("%s crashed on a batch of %d", self._function.spec.logical_id, len(records))
+            return all_ids
+        if not self._source.report_batch_item_failures:
+            return set()
+        failures = (result or {}).get("batchItemFailures", []) if isinstance(result, dict) else []
+        failed = {item.get("itemIdentifier") for item in failures}
+        if failed - all_ids:
+            # Lambda treats an unknown or empty identifier as a failure of the whole batch.
+            return all_ids
+        return failed

@@ -1,0 +1,79 @@
+"""Fixtures shared by every suite."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+# Nothing in a test run may reach a real AWS account, whatever the developer's shell holds.
+for _name, _value in {
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}.items():
+    os.environ[_name] = _value
+os.environ.pop("AWS_PROFILE", None)
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("SAM_CLI_TELEMETRY", "0")
+
+
+def wait_until(condition: Callable[[], Any], *, timeout: float = 20.0, interval: float = 0.05,
+               message: str = "condition") -> Any:
+    """Poll a condition instead of sleeping a guessed amount; returns the first truthy value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {message}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def wait() -> Callable[..., Any]:
+    return wait_until
+
+
+@pytest.fixture(scope="session")
+def foundation_config():
+    """A local stack config for tests that exercise only the AWS side (routing, queues, health):
+    QBO and CRM URLs point at a closed port, so any accidental call fails loudly."""
+    from qbsync_local.config import LocalConfig
+
+    return LocalConfig(
+        api_port=0,
+        qbo_api_url="http://127.0.0.1:9/v3",
+        intuit_auth_url="http://127.0.0.1:9/auth",
+        intuit_token_url="http://127.0.0.1:9/token",
+        intuit_revoke_url="http://127.0.0.1:9/revoke",
+        crm_base_url="http://127.0.0.1:9",
+        retry_delay_seconds=0,
+        poll_interval_seconds=3600,
+    )
+
+
+@pytest.fixture(scope="module")
+def foundation_stack(foundation_config) -> Iterator[Any]:
+    from qbsync_local.stack import LocalStack
+
+    with LocalStack(foundation_config, start_schedules=False) as stack:
+        yield stack
+
+
+@pytest.fixture
+def queue_depth() -> Callable[[Any, str], int]:
+    """Messages on a queue, visible or in flight."""
+
+    def depth(sqs: Any, url: str) -> int:
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"])
+
+    return depth
