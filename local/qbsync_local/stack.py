@@ -34,10 +34,11 @@ def free_port() -> int:
 def _reset_handler_caches() -> None:
     """Settings and boto3 clients are cached per cold start; a new stack in the same process is a new
     cold start (different moto port, different environment)."""
-    from qbsync import aws_clients, settings
+    from qbsync import aws_clients, secrets, settings
 
     aws_clients.client.cache_clear()
     settings.get_settings.cache_clear()
+    secrets.clear_cache()
 
 
 @dataclass
@@ -149,6 +150,9 @@ class LocalStack:
         merged.update(AWS_ENV)
         merged["AWS_ENDPOINT_URL"] = self.moto.url
         merged["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon locally
+        # oauthlib refuses plain-http token endpoints; the emulators on loopback speak http. (It only
+        # allows http; https endpoints such as Intuit's sandbox work the same either way.)
+        merged["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
         for name, value in merged.items():
             if name not in self._saved_environ:
                 self._saved_environ[name] = os.environ.get(name, "\0")

@@ -1,0 +1,241 @@
+"""The per-realm QBO limiter on DynamoDB (moto, in-process): never more than 10 in flight across threads,
+never more than N requests in any rolling window, leases of crashed callers expire.
+
+moto does not make a conditional write atomic against other threads the way DynamoDB does for every
+single-item write, so the threaded tests call moto through `AtomicCalls`, which runs one API call at a
+time: exactly DynamoDB's per-request atomicity, no more. The limiter's own logic is not serialised.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from qbsync.repositories.rate_limiter import (
+    QboRateLimiter,
+    RateLimits,
+    RateLimitWaitExceeded,
+)
+
+TABLE = "qbsync-rate-limit"
+REALM = "9130354815"
+
+
+class AtomicCalls:
+    def __init__(self, dynamodb: Any) -> None:
+        self._dynamodb = dynamodb
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._dynamodb, name)
+
+        def call(**kwargs: Any) -> Any:
+            with self._lock:
+                return method(**kwargs)
+
+        return call
+
+
+class FakeClock:
+    """Time that moves only when the limiter sleeps (or the test says so)."""
+
+    def __init__(self, start: float = 1_750_000_000.25) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        # The RateLimitTable of infra/template.yaml.
+        client.create_table(
+            TableName=TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+        )
+        client.update_time_to_live(
+            TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+        )
+        yield client
+
+
+def limiter_on(dynamodb: Any, clock: FakeClock | None = None, **options: Any) -> QboRateLimiter:
+    if clock is not None:
+        options.update(clock=clock, sleep=clock.sleep)
+    return QboRateLimiter(table_name=TABLE, dynamodb=dynamodb, **options)
+
+
+def test_never_more_than_10_in_flight_across_30_threads(dynamodb):
+    limiter = limiter_on(
+        AtomicCalls(dynamodb),
+        limits=RateLimits(requests_per_minute=100_000, requests_per_second=None),
+        poll_interval_seconds=0.02,
+        max_wait_seconds=120,
+    )
+    lock = threading.Lock()
+    in_flight = 0
+    peak = 0
+    done = 0
+    on_the_wire = threading.Event()  # never set: wait() is a sleep that holds the slot
+
+    def call_qbo(_: int) -> None:
+        nonlocal in_flight, peak, done
+        for _ in range(2):
+            with limiter.acquire(REALM):
+                with lock:
+                    in_flight += 1
+                    peak = max(peak, in_flight)
+                # Long enough that, unlimited, all 30 would overlap (a mutation check showed ~30).
+                on_the_wire.wait(0.2)
+                with lock:
+                    in_flight -= 1
+                    done += 1
+
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        list(pool.map(call_qbo, range(30)))
+
+    assert done == 60
+    assert peak <= 10
+    assert peak >= 8  # the callers did press against the limit (on a slow machine a slot may idle)
+    # Every slot was given back: none is held now.
+    items = dynamodb.scan(TableName=TABLE)["Items"]
+    assert not [item for item in items if item["sk"]["S"].startswith("inflight#")]
+
+
+def test_never_more_than_n_per_window_across_threads(dynamodb):
+    limiter = limiter_on(
+        AtomicCalls(dynamodb),
+        limits=RateLimits(requests_per_minute=25, requests_per_second=None, max_in_flight=30),
+        poll_interval_seconds=0.01,
+        max_wait_seconds=3,
+    )
+
+    def call_qbo(_: int) -> bool:
+        try:
+            with limiter.acquire(REALM):
+                return True
+        except RateLimitWaitExceeded:
+            return False
+
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        admitted = sum(pool.map(call_qbo, range(30)))
+
+    assert admitted == 25  # the budget is used, never exceeded; the other 5 wait and give up
+
+
+def test_the_window_rolls_every_60_second_interval_stays_within_the_limit(dynamodb):
+    clock = FakeClock()
+    limiter = limiter_on(
+        dynamodb,
+        clock,
+        limits=RateLimits(requests_per_minute=5, requests_per_second=None),
+        max_wait_seconds=300,
+    )
+    admitted_at: list[float] = []
+
+    for _ in range(16):
+        with limiter.acquire(REALM):
+            admitted_at.append(clock.now)
+        clock.now += 0.3
+
+    for start in admitted_at:  # any 60-second interval, starting at any admission
+        assert sum(1 for moment in admitted_at if start <= moment < start + 60) <= 5
+    # Waits were real: the 6th request came only after the first five left the window.
+    assert admitted_at[5] - admitted_at[0] >= 60
+    assert admitted_at[5] - admitted_at[0] <= 62  # ... and not much later
+
+
+def test_the_per_second_cap(dynamodb):
+    clock = FakeClock(start=1_750_000_000.1)
+    limiter = limiter_on(dynamodb, clock, limits=RateLimits(requests_per_second=3), max_wait_seconds=0)
+
+    for _ in range(3):
+        with limiter.acquire(REALM):
+            pass
+    with pytest.raises(RateLimitWaitExceeded):
+        with limiter.acquire(REALM):
+            pass
+
+    clock.now = 1_750_000_001.0
+    with limiter.acquire(REALM):
+        pass
+
+
+def test_a_crashed_callers_lease_expires(dynamodb):
+    clock = FakeClock()
+    limiter = limiter_on(
+        dynamodb,
+        clock,
+        limits=RateLimits(lease_seconds=120, requests_per_second=None),
+        max_wait_seconds=30,
+        poll_interval_seconds=1,
+    )
+    # Ten callers take a slot and die without releasing it (a Lambda timeout mid-call).
+    crashed = [limiter.try_acquire(REALM) for _ in range(10)]
+    assert all(crashed)
+
+    with pytest.raises(RateLimitWaitExceeded):
+        with limiter.acquire(REALM):
+            pass
+    assert clock.sleeps  # it waited before giving up
+
+    clock.now += 120
+    with limiter.acquire(REALM) as lease:
+        assert 0 <= lease.slot < 10
+
+
+def test_release_frees_the_slot_at_once_and_items_carry_a_ttl(dynamodb):
+    clock = FakeClock()
+    limiter = limiter_on(dynamodb, clock, limits=RateLimits(max_in_flight=2, requests_per_second=None))
+
+    for _ in range(20):
+        with limiter.acquire(REALM):
+            pass
+
+    assert clock.sleeps == []  # never waited: every release freed its slot
+    items = dynamodb.scan(TableName=TABLE)["Items"]
+    assert items and all(int(item["expires_at"]["N"]) > clock.now for item in items)
+    assert {item["pk"]["S"] for item in items} == {f"realm#{REALM}"}
+
+
+def test_realms_do_not_share_a_budget(dynamodb):
+    clock = FakeClock()
+    limiter = limiter_on(dynamodb, clock, limits=RateLimits(max_in_flight=1), max_wait_seconds=0)
+
+    with limiter.acquire("realm-a"), limiter.acquire("realm-b"):
+        assert limiter.try_acquire("realm-a") is None
+
+
+def test_an_expired_lease_is_not_released_by_its_old_holder(dynamodb):
+    clock = FakeClock()
+    limiter = limiter_on(
+        dynamodb, clock, limits=RateLimits(max_in_flight=1, lease_seconds=10, requests_per_second=None)
+    )
+    stale = limiter.try_acquire(REALM)
+    clock.now += 11
+    fresh = limiter.try_acquire(REALM)
+    assert stale is not None and fresh is not None
+
+    limiter.release(stale)  # the slow caller finally finishes
+
+    assert limiter.try_acquire(REALM) is None  # the fresh holder still has the slot

@@ -1,0 +1,223 @@
+"""CDC: narrowing the window when an answer hits the 1000-object cap, and the 30-day look-back limit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+import requests
+from qbsync.clients.qbo.cdc import CdcPage, collect_changes, parse_cdc_page
+from qbsync.clients.qbo.client import QboClient
+from qbsync.clients.qbo.errors import QboCdcWindowError
+from qbo_stub_transport import StubResponse, StubTransport, query_params, url_path
+
+PACIFIC = timezone(timedelta(hours=-8))
+NOW = datetime(2025, 3, 31, 12, 0, tzinfo=UTC)
+SINCE = NOW - timedelta(days=1)
+
+
+def stamp(moment: datetime) -> str:
+    return moment.astimezone(PACIFIC).isoformat()
+
+
+class FakeQbo:
+    """Changes per entity, each at its own time; answers like QBO: at most 1000 objects, keeping the
+    oldest (QBO.md §11), grouped by entity, changedSince inclusive."""
+
+    def __init__(self, changes: dict[str, list[datetime]], server_time: datetime = NOW) -> None:
+        self.changes = changes
+        self.server_time = server_time
+        self.calls: list[tuple[tuple[str, ...], datetime]] = []
+
+    def fetch(self, entities, since: datetime) -> CdcPage:
+        self.calls.append((tuple(entities), since))
+        found = [
+            (moment, entity, index)
+            for entity in entities
+            for index, moment in enumerate(self.changes.get(entity, []))
+            if moment >= since
+        ]
+        kept = sorted(found)[:1000]
+        objects: dict[str, list[dict]] = {}
+        for moment, entity, index in sorted(kept, key=lambda item: (item[1], item[0])):
+            objects.setdefault(entity, []).append(
+                {"Id": str(index), "SyncToken": "0", "MetaData": {"LastUpdatedTime": stamp(moment)}}
+            )
+        return CdcPage(objects=objects, server_time=self.server_time)
+
+
+def spread(count: int, start: datetime, step: timedelta) -> list[datetime]:
+    return [start + step * n for n in range(count)]
+
+
+def ids(result, entity: str) -> set[str]:
+    return {change.id for change in result.changes if change.entity == entity}
+
+
+def test_a_window_under_the_cap_takes_one_call():
+    qbo = FakeQbo(
+        {
+            "Customer": spread(3, SINCE, timedelta(minutes=1)),
+            "Invoice": spread(5, SINCE, timedelta(minutes=2)),
+        }
+    )
+
+    result = collect_changes(qbo.fetch, ["Customer", "Invoice"], SINCE, now=NOW)
+
+    assert qbo.calls == [(("Customer", "Invoice"), SINCE)]
+    assert len(result.changes) == 8
+    assert result.next_changed_since == NOW
+
+
+def test_a_capped_answer_for_several_entities_is_asked_again_entity_by_entity():
+    qbo = FakeQbo(
+        {
+            "Customer": spread(600, SINCE, timedelta(seconds=10)),
+            "Invoice": spread(700, SINCE, timedelta(seconds=10)),
+        }
+    )
+
+    result = collect_changes(qbo.fetch, ["Customer", "Invoice"], SINCE, now=NOW)
+
+    assert [entities for entities, _ in qbo.calls] == [("Customer", "Invoice"), ("Customer",), ("Invoice",)]
+    assert ids(result, "Customer") == {str(n) for n in range(600)}
+    assert ids(result, "Invoice") == {str(n) for n in range(700)}
+
+
+def test_a_capped_single_entity_continues_after_the_last_change_it_saw_without_loss_or_duplicates():
+    # 2500 invoices a second apart, several sharing the boundary second of a page.
+    moments = spread(2500, SINCE, timedelta(seconds=1))
+    moments[999] = moments[1000] = moments[1001] = moments[998]
+    qbo = FakeQbo({"Invoice": moments})
+
+    result = collect_changes(qbo.fetch, ["Invoice"], SINCE, now=NOW)
+
+    assert ids(result, "Invoice") == {str(n) for n in range(2500)}
+    assert len(result.changes) == 2500  # the overlap of narrowed windows is not delivered twice
+    starts = [since for _, since in qbo.calls]
+    assert starts == sorted(starts) and len(set(starts)) == len(starts)  # always moving forward
+    assert len(qbo.calls) == 3
+
+
+def test_1000_changes_within_one_second_cannot_be_narrowed():
+    qbo = FakeQbo({"Customer": [SINCE + timedelta(minutes=5)] * 1200})
+
+    with pytest.raises(QboCdcWindowError):
+        collect_changes(qbo.fetch, ["Customer"], SINCE, now=NOW)
+
+
+def test_the_next_watermark_is_the_earliest_complete_answer_time():
+    # The capped first answer (NOW) is discarded; the two per-entity answers are complete.
+    times = iter([NOW, NOW - timedelta(seconds=30), NOW - timedelta(seconds=5)])
+
+    class Clocked(FakeQbo):
+        def fetch(self, entities, since):
+            self.server_time = next(times)
+            return super().fetch(entities, since)
+
+    qbo = Clocked({entity: spread(600, SINCE, timedelta(seconds=1)) for entity in ("Customer", "Item")})
+
+    result = collect_changes(qbo.fetch, ["Customer", "Item"], SINCE, now=NOW)
+
+    assert result.next_changed_since == NOW - timedelta(seconds=30)
+
+
+def test_thirty_days_is_the_limit():
+    qbo = FakeQbo({})
+    collect_changes(qbo.fetch, ["Customer"], NOW - timedelta(days=30), now=NOW)
+
+    with pytest.raises(QboCdcWindowError, match="30 days"):
+        collect_changes(qbo.fetch, ["Customer"], NOW - timedelta(days=30, seconds=1), now=NOW)
+    assert len(qbo.calls) == 1  # the too-old window never reached QBO
+
+
+@pytest.mark.parametrize(
+    ("entities", "since"),
+    [
+        (["TaxCode"], SINCE),
+        ([], SINCE),
+        (["Customer"], SINCE.replace(tzinfo=None)),
+    ],
+)
+def test_requests_cdc_cannot_answer_are_refused_up_front(entities, since):
+    with pytest.raises(ValueError):
+        collect_changes(FakeQbo({}).fetch, entities, since, now=NOW)
+
+
+def test_parsing_the_documented_answer_including_a_deleted_stub():
+    page = parse_cdc_page(
+        {
+            "CDCResponse": [
+                {
+                    "QueryResponse": [
+                        {
+                            "Customer": [
+                                {
+                                    "Id": "1",
+                                    "SyncToken": "3",
+                                    "MetaData": {"LastUpdatedTime": "2025-03-30T09:00:00-07:00"},
+                                }
+                            ],
+                            "startPosition": 1,
+                            "maxResults": 1,
+                        },
+                        {
+                            "Invoice": [
+                                {
+                                    "status": "Deleted",
+                                    "domain": "QBO",
+                                    "Id": "979",
+                                    "MetaData": {"LastUpdatedTime": "2025-03-30T10:00:00-07:00"},
+                                }
+                            ],
+                            "startPosition": 1,
+                            "maxResults": 1,
+                        },
+                    ]
+                }
+            ],
+            "time": "2025-03-31T05:00:00.123-07:00",
+        }
+    )
+    assert page.object_count == 2
+    assert page.server_time == datetime(2025, 3, 31, 12, 0, 0, 123000, tzinfo=UTC)
+
+    empty = parse_cdc_page({"CDCResponse": [{"QueryResponse": [{}]}], "time": "2025-03-31T05:00:00-07:00"})
+    assert empty.object_count == 0
+
+
+def test_the_client_asks_cdc_with_entities_and_an_offset_and_flags_deleted_objects():
+    answer = {
+        "CDCResponse": [
+            {
+                "QueryResponse": [
+                    {
+                        "Invoice": [
+                            {"status": "Deleted", "Id": "979", "MetaData": {"LastUpdatedTime": stamp(SINCE)}}
+                        ]
+                    }
+                ]
+            }
+        ],
+        "time": stamp(NOW),
+    }
+    transport = StubTransport(lambda request: StubResponse.json(answer))
+    client = QboClient(
+        realm_id="123",
+        api_base_url="https://qbo.example/v3",
+        session=transport.mount_on(requests.Session()),
+        clock=lambda: NOW,
+    )
+
+    result = client.changes_since(["Customer", "Invoice"], SINCE.astimezone(PACIFIC))
+
+    [change] = result.changes
+    assert change.deleted and change.entity == "Invoice" and change.id == "979"
+    assert result.next_changed_since == NOW
+    sent = transport.requests[0]
+    assert url_path(sent) == "/v3/company/123/cdc"
+    assert query_params(sent) == {
+        "minorversion": "75",
+        "entities": "Customer,Invoice",
+        "changedSince": "2025-03-30T04:00:00-08:00",
+    }
