@@ -77,3 +77,44 @@ def queue_depth() -> Callable[[Any, str], int]:
             attributes["ApproximateNumberOfMessagesNotVisible"])
 
     return depth
+
+
+@pytest.fixture(scope="session")
+def full_config():
+    """The local stack as `make run` starts it (QBO and CRM emulators included), on free ports, with
+    failed queue records retried at once."""
+    from qbsync_local.config import LocalConfig
+
+    return LocalConfig(api_port=0, retry_delay_seconds=0, poll_interval_seconds=3600,
+                       return_url_allowlist="http://localhost:8080,https://crm.example.com")
+
+
+@pytest.fixture(scope="module")
+def full_stack(full_config) -> Iterator[Any]:
+    from qbsync_local.stack import LocalStack
+
+    with LocalStack(full_config, start_schedules=False) as stack:
+        yield stack
+
+
+@pytest.fixture
+def template_table() -> Iterator[Callable[[str, str], Any]]:
+    """In-process moto with a table created from the template's own definition of `logical_id`;
+    yields a factory returning the low-level DynamoDB client."""
+    import boto3
+    from moto import mock_aws
+
+    from qbsync_local.template import SamTemplate
+
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+
+        def create(logical_id: str, table_name: str) -> Any:
+            definition = SamTemplate().resources[logical_id]["Properties"]
+            extra = {k: definition[k] for k in ("GlobalSecondaryIndexes",) if k in definition}
+            dynamodb.create_table(TableName=table_name, BillingMode="PAY_PER_REQUEST",
+                                  AttributeDefinitions=definition["AttributeDefinitions"],
+                                  KeySchema=definition["KeySchema"], **extra)
+            return dynamodb
+
+        yield create

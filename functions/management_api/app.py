@@ -3,16 +3,26 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from qbsync.api.management import json_body, public_base_url, require_api_key
 from qbsync.api.not_implemented import not_implemented
-from qbsync.api.resolver import build_resolver
+from qbsync.api.resolver import build_resolver, json_response
+from qbsync.composition import connect_flow
+from qbsync.errors import BadRequestError
+from qbsync.models.identifiers import is_qbo_id
 from qbsync.observability import logger
 
 app = build_resolver()
+app.use(middlewares=[require_api_key])
 
 
 @app.post("/tenants/<tenant_id>/disconnect")
 def disconnect(tenant_id: str):
-    not_implemented("F2 disconnect")
+    realm_id = json_body(app, optional=True).get("realm_id")
+    if realm_id is not None and not (isinstance(realm_id, str) and is_qbo_id(realm_id)):
+        raise BadRequestError("realm_id must be a QuickBooks company id", code="invalid_realm_id")
+    flow = connect_flow(f"{public_base_url(app)}/oauth/callback")
+    disconnected = flow.disconnect(tenant_id, realm_id)
+    return json_response(200, {"tenant_id": tenant_id, "disconnected": disconnected})
 
 
 @app.get("/tenants/<tenant_id>/settings")

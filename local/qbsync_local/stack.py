@@ -7,6 +7,7 @@ process at a time: it owns the process environment the handlers read (as a Lambd
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from dataclasses import dataclass, field
@@ -34,9 +35,10 @@ def free_port() -> int:
 def _reset_handler_caches() -> None:
     """Settings and boto3 clients are cached per cold start; a new stack in the same process is a new
     cold start (different moto port, different environment)."""
-    from qbsync import aws_clients, secrets, settings
+    from qbsync import aws_clients, composition, secrets, settings
 
     aws_clients.client.cache_clear()
+    composition.clear_caches()
     settings.get_settings.cache_clear()
     secrets.clear_cache()
 
@@ -61,6 +63,9 @@ class LocalStack:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "LocalStack":
+        # werkzeug logs every request line with its query string, which on /oauth/callback holds the
+        # authorization code: our own access log (api_gateway) prints paths only.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         try:
             # The port is fixed before the stack exists: the OAuth redirect URI is built from it.
             self._api_port = self.config.api_port or free_port()
@@ -114,6 +119,14 @@ class LocalStack:
                 outbound_secret=self.config.crm_outbound_secret, host="127.0.0.1",
                 port=self.config.crm_emulator_port,
             ).start()
+        if self.qbo_emulator is not None:
+            # qbsync is an app registered with "Intuit": its redirect URI and webhook endpoint are ours.
+            self.qbo_emulator.register_app(
+                self.config.intuit_client_id, self.config.intuit_client_secret,
+                redirect_uris=[f"{self.public_url}/oauth/callback"],
+                verifier_token=self.config.intuit_verifier_token,
+                webhook_url=f"{self.public_url}/webhooks/qbo",
+            )
 
     @property
     def public_url(self) -> str:

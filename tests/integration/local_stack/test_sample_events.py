@@ -31,7 +31,11 @@ def test_sample_event_runs_through_its_function(foundation_stack, sample):
     result = function.invoke(json.loads(sample.read_text()))
     if "statusCode" in (result or {}):
         assert result["statusCode"] < 500 or result["statusCode"] in (501, 503), result
-        json.loads(result["body"])  # every API answer is JSON
+        content_type = {k.lower(): v for k, v in (result.get("headers") or {}).items()}.get("content-type", "")
+        if content_type.startswith("text/html"):
+            assert "<meta name=\"qbsync-code\"" in result["body"]  # a page for a browser, with its code
+        else:
+            json.loads(result["body"])  # every other answer is JSON
     elif "Records" in json.loads(sample.read_text()):
         # a queue worker answers in Lambda's partial batch response format
         assert set(result) == {"batchItemFailures"}

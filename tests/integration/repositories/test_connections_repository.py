@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from qbsync.errors import ConflictError
 from qbsync.models.connection_records import CompanyFacts, EncryptedTokens, OAuthState
 from qbsync.repositories.connections import ConnectionsRepository, RealmClaimedError
-from qbsync_local.template import SamTemplate
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 COMPANY = CompanyFacts(company_name="Craig's Design", country="US", home_currency="USD", multicurrency=False,
@@ -26,15 +23,8 @@ def tokens(suffix: str, *, at: datetime = NOW) -> EncryptedTokens:
 
 
 @pytest.fixture
-def repo():
-    definition = SamTemplate().resources["ConnectionsTable"]["Properties"]
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(TableName="connections", BillingMode="PAY_PER_REQUEST",
-                              AttributeDefinitions=definition["AttributeDefinitions"],
-                              KeySchema=definition["KeySchema"],
-                              GlobalSecondaryIndexes=definition["GlobalSecondaryIndexes"])
-        yield ConnectionsRepository(table_name="connections", dynamodb=dynamodb)
+def repo(template_table):
+    return ConnectionsRepository(table_name="connections", dynamodb=template_table("ConnectionsTable", "connections"))
 
 
 def test_oauth_state_is_single_use_and_expires(repo):

@@ -66,3 +66,14 @@ def build_resolver() -> APIGatewayHttpResolver:
         )
 
     return resolver
+
+
+def raw_body(event: Any) -> bytes:
+    """The request body exactly as sent (signatures are computed over these bytes)."""
+    import base64
+
+    body = event.get("body") if isinstance(event, dict) else event.raw_event.get("body")
+    if not body:
+        return b""
+    is_base64 = event.get("isBase64Encoded") if isinstance(event, dict) else event.is_base64_encoded
+    return base64.b64decode(body) if is_base64 else body.encode("utf-8")

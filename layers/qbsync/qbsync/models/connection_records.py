@@ -63,6 +63,14 @@ class ConnectionRecord(BaseModel):
     # Which expiry warnings were sent, as "<threshold>:<expiry iso>", so each is sent once per expiry.
     expiry_warnings_sent: frozenset[str] = frozenset()
     status_reason: str | None = None
+    # When the status last changed, and the last status the CRM acknowledged: a status the CRM has not
+    # heard of yet is told again (with the same Idempotency-Key) until it answers.
+    status_changed_at: datetime | None = None
+    crm_told_status: str | None = None
+
+    @property
+    def crm_needs_telling(self) -> bool:
+        return self.crm_told_status != self.status
 
     @property
     def summary(self) -> ConnectionSummary:

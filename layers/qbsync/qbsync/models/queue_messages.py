@@ -15,3 +15,18 @@ class PollJobMessage(BaseModel):
     realm_id: str
     reason: Literal["schedule", "qbo_webhook", "sync_now", "backfill"]
     requested_at: datetime
+
+
+class CrmEventMessage(BaseModel):
+    """A CRM event accepted by `POST /webhooks/crm`, on its way to the worker. The envelope travels as the
+    exact JSON the CRM signed, so the worker parses what the CRM sent, not a re-serialisation."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: str
+    realm_id: str
+    event_id: str
+    event_type: str
+    webhook_id: str
+    received_at: datetime
+    envelope: str

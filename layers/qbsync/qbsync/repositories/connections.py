@@ -68,6 +68,8 @@ def _record(item: dict[str, Any]) -> ConnectionRecord:
         token_version=int(values.get("token_version", 0)),
         expiry_warnings_sent=frozenset(values.get("expiry_warnings_sent", set())),
         status_reason=values.get("status_reason"),
+        status_changed_at=_when(values.get("status_changed_at")),
+        crm_told_status=values.get("crm_told_status"),
     )
 
 
@@ -211,7 +213,7 @@ class ConnectionsRepository:
             Key=to_item({"pk": tenant_pk(tenant_id), "sk": connection_sk(realm_id)}),
             UpdateExpression=(
                 "SET tenant_id = :tenant, realm_id = :realm, #status = :connected, company = :company, "
-                "updated_at = :now, connected_at = if_not_exists(connected_at, :now), "
+                "updated_at = :now, status_changed_at = :now, connected_at = if_not_exists(connected_at, :now), "
                 f"token_version = if_not_exists(token_version, :zero) + :one, {token_sets} "
                 f"REMOVE status_reason, refresh_lease_until{''.join(', ' + name for name in removed)}"
             ),
@@ -292,7 +294,8 @@ class ConnectionsRepository:
             self._client().update_item(
                 TableName=self._table_name,
                 Key=to_item({"pk": tenant_pk(tenant_id), "sk": connection_sk(realm_id)}),
-                UpdateExpression=("SET #status = :status, updated_at = :now, status_reason = :reason"
+                UpdateExpression=("SET #status = :status, updated_at = :now, status_changed_at = :now, "
+                                  "status_reason = :reason"
                                   + (", token_version = token_version + :one" if drop_tokens else "")
                                   + f" REMOVE {removed}"),
                 ConditionExpression=condition,
@@ -304,6 +307,21 @@ class ConnectionsRepository:
                 return False
             raise
         return True
+
+    def mark_crm_told(self, tenant_id: str, realm_id: str, status: str, *, status_changed_at: datetime) -> None:
+        """The CRM acknowledged `status`; conditional on the status not having changed again since."""
+        try:
+            self._client().update_item(
+                TableName=self._table_name,
+                Key=to_item({"pk": tenant_pk(tenant_id), "sk": connection_sk(realm_id)}),
+                UpdateExpression="SET crm_told_status = :status",
+                ConditionExpression="#status = :status AND status_changed_at = :changed",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_values({":status": status, ":changed": _iso(status_changed_at)}),
+            )
+        except ClientError as error:
+            if not is_conditional_failure(error):
+                raise
 
     def record_expiry_warning(self, tenant_id: str, realm_id: str, marker: str) -> bool:
         """Remember that a warning was sent; False when it already was (so it is sent once)."""

@@ -1,0 +1,46 @@
+"""Shared plumbing of the API-key-protected management routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+
+from qbsync.errors import BadRequestError
+from qbsync.models.identifiers import is_crm_id
+from qbsync.secrets import api_key_digest
+from qbsync.security.api_key import verify_api_key
+from qbsync.settings import get_settings
+from qbsync.utils.jsonio import loads
+
+
+def require_api_key(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Any:
+    digest = api_key_digest(get_settings()).api_key_sha256.get_secret_value()
+    verify_api_key(app.current_event.headers, expected_sha256=digest)
+    tenant_id = (app.current_event.path_parameters or {}).get("tenant_id")
+    if tenant_id is not None and not is_crm_id(tenant_id):
+        raise BadRequestError("tenant_id is malformed", code="invalid_tenant_id")
+    return next_middleware(app)
+
+
+def json_body(app: APIGatewayHttpResolver, *, optional: bool = False) -> dict[str, Any]:
+    raw = app.current_event.decoded_body if app.current_event.body else ""
+    if not raw or not raw.strip():
+        if optional:
+            return {}
+        raise BadRequestError("a JSON body is required", code="missing_body")
+    try:
+        value = loads(raw)
+    except ValueError:
+        raise BadRequestError("the body is not valid JSON", code="malformed_json") from None
+    if not isinstance(value, dict):
+        raise BadRequestError("the body must be a JSON object", code="malformed_json")
+    return value
+
+
+def public_base_url(app: APIGatewayHttpResolver) -> str:
+    settings = get_settings()
+    if settings.public_url:
+        return str(settings.public_url).rstrip("/")
+    return f"https://{app.current_event.request_context.domain_name}"

@@ -1,0 +1,174 @@
+"""The composition root: builds the objects a handler needs from settings and secrets.
+
+Handlers call these and nothing else to get collaborators, so the wiring lives in one place and tests can
+build the same objects with fakes. Collaborators are imported inside the builders: a handler pays only for
+what it builds (the webhook ingest path never imports requests-oauthlib or the QBO client; bench/ measures
+cold starts).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from qbsync.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from qbsync.clients.crm.client import CrmClient
+    from qbsync.clients.qbo.client import QboClient
+    from qbsync.clients.qbo.oauth import IntuitOAuthClient
+    from qbsync.models.crm_api import ConnectionUpdate
+    from qbsync.queues.publisher import FifoPublisher
+    from qbsync.repositories.connections import ConnectionsRepository
+    from qbsync.repositories.rate_limiter import QboRateLimiter
+    from qbsync.repositories.webhook_dedupe import WebhookDeduplicator
+    from qbsync.sync.connect_flow import ConnectFlow
+    from qbsync.sync.connection_status import ConnectionStatusReporter
+    from qbsync.sync.event_routing import TenantConnections
+    from qbsync.sync.token_lifecycle import TokenLifecycle
+
+
+class CrmConnectionNotifier:
+    """ConnectionNotifier over the generic CRM REST contract."""
+
+    def __init__(self, crm: CrmClient) -> None:
+        self._crm = crm
+
+    def connection_changed(self, tenant_id: str, update: ConnectionUpdate, *, idempotency_key: str) -> None:
+        self._crm.put_connection(tenant_id, update, idempotency_key=idempotency_key)
+
+
+def connections_repository(settings: Settings | None = None) -> ConnectionsRepository:
+    from qbsync.repositories.connections import ConnectionsRepository
+
+    return ConnectionsRepository(table_name=(settings or get_settings()).connections_table)
+
+
+def rate_limiter(settings: Settings | None = None) -> QboRateLimiter:
+    from qbsync.repositories.rate_limiter import QboRateLimiter
+
+    return QboRateLimiter(table_name=(settings or get_settings()).rate_limit_table)
+
+
+def crm_client(settings: Settings | None = None, *, max_retries: int = 4) -> CrmClient:
+    from qbsync.clients.crm.client import CrmClient
+    from qbsync.secrets import crm_secrets
+
+    settings = settings or get_settings()
+    if settings.crm_base_url is None:
+        raise RuntimeError("QBSYNC_CRM_BASE_URL is not set")
+    return CrmClient(str(settings.crm_base_url).rstrip("/"), crm_secrets(settings).outbound.get_secret_value(),
+                     max_retries=max_retries)
+
+
+def oauth_client(redirect_uri: str, settings: Settings | None = None) -> IntuitOAuthClient:
+    from qbsync.clients.qbo.oauth import IntuitOAuthClient
+    from qbsync.secrets import intuit_credentials
+
+    settings = settings or get_settings()
+    credentials = intuit_credentials(settings)
+    return IntuitOAuthClient(
+        client_id=credentials.client_id,
+        client_secret=credentials.client_secret.get_secret_value(),
+        redirect_uri=redirect_uri,
+        authorization_url=str(settings.intuit_auth_url),
+        token_url=str(settings.intuit_token_url),
+        revoke_url=str(settings.intuit_revoke_url),
+    )
+
+
+def qbo_api_base(settings: Settings) -> str:
+    return str(settings.qbo_api_url).rstrip("/")
+
+
+def status_reporter(settings: Settings | None = None, *, crm: CrmClient | None = None) -> ConnectionStatusReporter:
+    from qbsync.sync.connection_status import ConnectionStatusReporter
+
+    settings = settings or get_settings()
+    return ConnectionStatusReporter(repository=connections_repository(settings),
+                                    notifier=CrmConnectionNotifier(crm or crm_client(settings)))
+
+
+def token_lifecycle(redirect_uri: str, settings: Settings | None = None, *,
+                    crm: CrmClient | None = None) -> TokenLifecycle:
+    from qbsync.security.token_cipher import TokenCipher
+    from qbsync.sync.token_lifecycle import TokenLifecycle
+
+    settings = settings or get_settings()
+    crm = crm or crm_client(settings)
+    return TokenLifecycle(
+        repository=connections_repository(settings),
+        cipher=TokenCipher(key_id=settings.token_key_id),
+        refresher=oauth_client(redirect_uri, settings),
+        notifier=CrmConnectionNotifier(crm),
+        status_reporter=status_reporter(settings, crm=crm),
+    )
+
+
+def qbo_client(tenant_id: str, realm_id: str, *, lifecycle: TokenLifecycle,
+               settings: Settings | None = None) -> QboClient:
+    """QBO for one connected company: tokens from the lifecycle, every call through the shared limiter."""
+    from qbsync.clients.qbo.client import QboClient
+    from qbsync.sync.qbo_access import LifecycleSession
+
+    settings = settings or get_settings()
+    return QboClient(realm_id=realm_id, api_base_url=qbo_api_base(settings),
+                     session=LifecycleSession(lifecycle, tenant_id=tenant_id, realm_id=realm_id),
+                     limiter=rate_limiter(settings))
+
+
+@lru_cache(maxsize=4)
+def _deduplicator(table_name: str) -> WebhookDeduplicator:
+    from qbsync.repositories.webhook_dedupe import WebhookDeduplicator
+
+    return WebhookDeduplicator(table_name=table_name)
+
+
+def webhook_deduplicator(settings: Settings | None = None) -> WebhookDeduplicator:
+    return _deduplicator((settings or get_settings()).idempotency_table)
+
+
+def crm_event_queue(settings: Settings | None = None) -> FifoPublisher:
+    from qbsync.queues.publisher import FifoPublisher
+
+    return FifoPublisher(queue_url=(settings or get_settings()).crm_events_queue_url)
+
+
+def tenant_connections(settings: Settings | None = None) -> TenantConnections:
+    from qbsync.sync.event_routing import TenantConnections
+
+    return TenantConnections(connections_repository(settings))
+
+
+def connect_flow(redirect_uri: str, settings: Settings | None = None) -> ConnectFlow:
+    from qbsync.clients.qbo.client import QboClient
+    from qbsync.clients.qbo.tokens import TokenSet
+    from qbsync.models.connection_records import CompanyFacts
+    from qbsync.secrets import crm_secrets
+    from qbsync.sync.company_facts import company_facts
+    from qbsync.sync.connect_flow import ConnectFlow
+
+    settings = settings or get_settings()
+    oauth = oauth_client(redirect_uri, settings)
+    # A browser is waiting on these calls: one quick retry at most, never a long Retry-After.
+    crm = crm_client(settings, max_retries=1)
+    limiter = rate_limiter(settings)
+
+    def read_company(realm_id: str, tokens: TokenSet) -> CompanyFacts:
+        qbo = QboClient(realm_id=realm_id, api_base_url=qbo_api_base(settings), session=oauth.api_session(tokens),
+                        limiter=limiter)
+        return company_facts(qbo.company_info(), qbo.preferences())
+
+    return ConnectFlow(
+        repository=connections_repository(settings),
+        oauth=oauth,
+        lifecycle=token_lifecycle(redirect_uri, settings, crm=crm),
+        status_reporter=status_reporter(settings, crm=crm),
+        read_company=read_company,
+        link_secrets=crm_secrets(settings).inbound_values(),
+        return_url_allowlist=settings.return_url_allowlist,
+    )
+
+
+def clear_caches() -> None:
+    _deduplicator.cache_clear()

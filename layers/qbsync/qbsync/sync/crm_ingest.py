@@ -1,0 +1,116 @@
+"""`POST /webhooks/crm`: check, parse, dedupe, enqueue (SPEC "Inbound CRM webhooks"; issue 5 §1).
+
+Order matters: size first (cheap), then the signature on the raw bytes (nothing unsigned is parsed), then
+the envelope, then the tenant's connection, then the webhook-id dedupe and the durable enqueue. A refused
+request enqueues nothing. The FIFO group is the tenant plus the invoice (or payment), so events for one
+invoice are applied in the order the CRM sent them while other invoices go on in parallel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal, Protocol
+
+from pydantic import BaseModel
+
+from qbsync.errors import BadRequestError, PayloadTooLargeError
+from qbsync.models.crm_events import PaymentSucceededEvent, UnknownEvent, parse_event
+from qbsync.models.identifiers import is_crm_id, is_qbo_id
+from qbsync.models.queue_messages import CrmEventMessage
+from qbsync.signatures.standard_webhooks import verify
+
+MAX_BODY_BYTES = 256 * 1024
+MAX_DEDUPLICATION_ID = 128
+
+
+class ConnectionLookup(Protocol):
+    def realm_for_event(self, tenant_id: str, realm_id: str | None) -> tuple[str | None, str | None]:
+        """(realm id to use, None) when the tenant can take the event; (None, reason) when it cannot."""
+
+
+class EventQueue(Protocol):
+    def publish(self, message: BaseModel, *, group_id: str, deduplication_id: str,
+                attributes: dict[str, str] | None = None) -> str: ...
+
+
+Deduplicate = Callable[[str, Callable[[], str]], bool]
+"""(webhook_id, enqueue) → True when this webhook id is new (and `enqueue` ran), False for a repeat."""
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    status: Literal["accepted", "duplicate", "ignored"]
+    event_id: str | None = None
+    reason: str | None = None
+
+    @property
+    def http_status(self) -> int:
+        return 202 if self.status == "accepted" else 200
+
+    def body(self) -> dict[str, str]:
+        return {k: v for k, v in {"status": self.status, "event_id": self.event_id, "reason": self.reason}.items()
+                if v is not None}
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    return next((v for k, v in headers.items() if k.lower() == name), None)
+
+
+def fifo_id(value: str) -> str:
+    """SQS group and deduplication ids: ≤ 128 characters of a limited alphabet; anything else is hashed."""
+    if len(value) <= MAX_DEDUPLICATION_ID and all(c.isalnum() or c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+                                                  for c in value):
+        return value
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def message_group(tenant_id: str, event: object) -> str:
+    if isinstance(event, PaymentSucceededEvent):
+        return fifo_id(f"{tenant_id}#payment#{event.data.id}")
+    return fifo_id(f"{tenant_id}#invoice#{event.data.id}")  # type: ignore[attr-defined]
+
+
+def ingest_crm_webhook(
+    *,
+    body: bytes,
+    headers: Mapping[str, str],
+    secrets: Sequence[str],
+    connections: ConnectionLookup,
+    queue: EventQueue,
+    deduplicate: Deduplicate,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> IngestOutcome:
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLargeError(f"the body is larger than {MAX_BODY_BYTES // 1024} KB")
+    verify(secrets, headers, body, now=int(clock().timestamp()))
+    webhook_id = header(headers, "webhook-id") or ""
+    event = parse_event(body)
+    if isinstance(event, UnknownEvent):
+        return IngestOutcome("ignored", event_id=event.id, reason="unknown_event_type")
+    if not is_crm_id(event.tenant_id):
+        raise BadRequestError("tenant_id is malformed", code="invalid_event", details={"field": "tenant_id"})
+    if event.realm_id is not None and not is_qbo_id(event.realm_id):
+        raise BadRequestError("realm_id is malformed", code="invalid_event", details={"field": "realm_id"})
+    realm_id, reason = connections.realm_for_event(event.tenant_id, event.realm_id)
+    if realm_id is None:
+        return IngestOutcome("ignored", event_id=event.id, reason=reason)
+
+    message = CrmEventMessage(
+        tenant_id=event.tenant_id, realm_id=realm_id, event_id=event.id, event_type=event.type,
+        webhook_id=webhook_id, received_at=clock(), envelope=body.decode("utf-8"),
+    )
+
+    def enqueue() -> str:
+        return queue.publish(
+            message,
+            group_id=message_group(event.tenant_id, event),
+            deduplication_id=fifo_id(f"{event.tenant_id}#{event.id}"),
+            attributes={"tenant_id": event.tenant_id, "event_type": event.type, "event_id": event.id},
+        )
+
+    if not deduplicate(webhook_id, enqueue):
+        return IngestOutcome("duplicate", event_id=event.id, reason="webhook_id_already_received")
+    return IngestOutcome("accepted", event_id=event.id)
