@@ -86,7 +86,9 @@ def full_config():
     from qbsync_local.config import LocalConfig
 
     return LocalConfig(api_port=0, retry_delay_seconds=0, poll_interval_seconds=3600,
-                       return_url_allowlist="http://localhost:8080,https://crm.example.com")
+                       return_url_allowlist="http://localhost:8080,https://crm.example.com",
+                       # a 429 without Retry-After is waited out for 1 s instead of QBO's 60 s
+                       extra_parameters={"QboThrottleWaitSeconds": "1"})
 
 
 @pytest.fixture(scope="module")

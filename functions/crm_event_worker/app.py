@@ -1,28 +1,31 @@
-"""Consumes the CRM events FIFO queue: applies each event to QBO (qbsync.queues.consumer for the batch rules)."""
+"""Consumes the CRM events FIFO queue: applies each event to QBO (qbsync.sync.crm_events), exactly once and
+in order per invoice; qbsync.queues.consumer owns the batch rules (partial failures, dead-lettering)."""
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from qbsync.errors import NotImplementedYetError
-from qbsync.observability import logger
+from qbsync.composition import crm_event_context_factory
+from qbsync.observability import logger, metrics
 from qbsync.queues.consumer import process_fifo_batch
 from qbsync.queues.dead_letter import DeadLetterPublisher
 from qbsync.settings import get_settings
+from qbsync.sync.crm_events.worker import handle_message
 
 
-def apply_crm_event(record: SQSRecord) -> None:
-    # Applying events to QBO lands with issue 5; until then an event is dead-lettered with this reason
-    # (nothing is lost: a redrive after the upgrade applies it).
-    raise NotImplementedYetError("applying CRM events to QBO is not implemented yet",
-                                 details={"feature": "F11-F13"})
-
-
+@metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict, context: LambdaContext) -> dict:
     settings = get_settings()
+    context_for = crm_event_context_factory(settings)
+
+    def apply_record(record: SQSRecord) -> None:
+        outcome = handle_message(record.body, context_for=context_for)
+        metrics.add_metric(name=f"{outcome.object_type}_{outcome.status}", unit=MetricUnit.Count, value=1)
+
     return process_fifo_batch(
         event,
         context,
-        record_handler=apply_crm_event,
+        record_handler=apply_record,
         dead_letters=DeadLetterPublisher(dlq_url=settings.crm_events_dlq_url, source_queue="crm_events"),
     )

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from qbsync_local.template import PLACEHOLDER_BUCKET, for_moto, transform_template
+from qbsync_local.template import PLACEHOLDER_BUCKET, SamTemplate, for_moto, transform_template
 
 PARAMETERS = {"CrmBaseUrl": "https://crm.example.com/qbsync"}
 STACK = "qbsync-test"
@@ -97,8 +97,10 @@ def test_fifo_queues_have_fifo_dead_letter_queues_with_max_receive_count(stack):
         assert redrive["deadLetterTargetArn"] == dlq_attributes["QueueArn"]
         assert int(redrive["maxReceiveCount"]) == 5
         assert attributes["KmsMasterKeyId"]
-        # Lambda's guidance: visibility timeout at least six times the function timeout
-        assert int(attributes["VisibilityTimeout"]) >= 6 * 60
+        # Lambda's guidance: visibility timeout at least six times the consuming function's timeout
+        consumer = next(f for f in SamTemplate().functions() if any(s.queue_logical_id == queue
+                                                                    for s in f.sqs_sources))
+        assert int(attributes["VisibilityTimeout"]) >= 6 * consumer.timeout
         assert int(dlq_attributes["MessageRetentionPeriod"]) == 14 * 24 * 3600
 
 

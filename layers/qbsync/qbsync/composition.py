@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from qbsync.models.crm_api import ConnectionUpdate
     from qbsync.queues.publisher import FifoPublisher
     from qbsync.repositories.connections import ConnectionsRepository
+    from qbsync.repositories.mappings import MappingsRepository
+    from qbsync.repositories.tenant_settings import TenantSettingsRepository
     from qbsync.repositories.rate_limiter import QboRateLimiter
     from qbsync.repositories.webhook_dedupe import WebhookDeduplicator
     from qbsync.sync.connect_flow import ConnectFlow
@@ -42,6 +44,18 @@ def connections_repository(settings: Settings | None = None) -> ConnectionsRepos
     from qbsync.repositories.connections import ConnectionsRepository
 
     return ConnectionsRepository(table_name=(settings or get_settings()).connections_table)
+
+
+def tenant_settings_repository(settings: Settings | None = None) -> TenantSettingsRepository:
+    from qbsync.repositories.tenant_settings import TenantSettingsRepository
+
+    return TenantSettingsRepository(table_name=(settings or get_settings()).connections_table)
+
+
+def mappings_repository(settings: Settings | None = None) -> MappingsRepository:
+    from qbsync.repositories.mappings import MappingsRepository
+
+    return MappingsRepository(table_name=(settings or get_settings()).mappings_table)
 
 
 def rate_limiter(settings: Settings | None = None) -> QboRateLimiter:
@@ -89,8 +103,10 @@ def status_reporter(settings: Settings | None = None, *, crm: CrmClient | None =
                                     notifier=CrmConnectionNotifier(crm or crm_client(settings)))
 
 
-def token_lifecycle(redirect_uri: str, settings: Settings | None = None, *,
+def token_lifecycle(redirect_uri: str | None = None, settings: Settings | None = None, *,
                     crm: CrmClient | None = None) -> TokenLifecycle:
+    """Token access for workers and the API. The redirect URI matters only for code exchange, which
+    workers never do; without one, the public URL's callback stands in."""
     from qbsync.security.token_cipher import TokenCipher
     from qbsync.sync.token_lifecycle import TokenLifecycle
 
@@ -99,7 +115,8 @@ def token_lifecycle(redirect_uri: str, settings: Settings | None = None, *,
     return TokenLifecycle(
         repository=connections_repository(settings),
         cipher=TokenCipher(key_id=settings.token_key_id),
-        refresher=oauth_client(redirect_uri, settings),
+        refresher=oauth_client(redirect_uri or f"{str(settings.public_url or 'https://localhost').rstrip('/')}"
+                                               "/oauth/callback", settings),
         notifier=CrmConnectionNotifier(crm),
         status_reporter=status_reporter(settings, crm=crm),
     )
@@ -109,12 +126,14 @@ def qbo_client(tenant_id: str, realm_id: str, *, lifecycle: TokenLifecycle,
                settings: Settings | None = None) -> QboClient:
     """QBO for one connected company: tokens from the lifecycle, every call through the shared limiter."""
     from qbsync.clients.qbo.client import QboClient
+    from qbsync.clients.qbo.retry import RetryPolicy
     from qbsync.sync.qbo_access import LifecycleSession
 
     settings = settings or get_settings()
     return QboClient(realm_id=realm_id, api_base_url=qbo_api_base(settings),
                      session=LifecycleSession(lifecycle, tenant_id=tenant_id, realm_id=realm_id),
-                     limiter=rate_limiter(settings))
+                     limiter=rate_limiter(settings),
+                     retry_policy=RetryPolicy(throttled_delay_seconds=settings.qbo_throttle_wait_seconds))
 
 
 @lru_cache(maxsize=4)
@@ -168,6 +187,26 @@ def connect_flow(redirect_uri: str, settings: Settings | None = None) -> Connect
         link_secrets=crm_secrets(settings).inbound_values(),
         return_url_allowlist=settings.return_url_allowlist,
     )
+
+
+def crm_event_context_factory(settings: Settings | None = None):  # noqa: ANN201 - a ContextFactory
+    """For the CRM events worker: builds each message's ApplyContext (connection, settings, QBO, CRM)."""
+    from qbsync.models.queue_messages import CrmEventMessage
+    from qbsync.sync.crm_events.worker import build_context
+
+    settings = settings or get_settings()
+    crm = crm_client(settings)
+    lifecycle = token_lifecycle(None, settings, crm=crm)
+    connections, tenant_settings, mappings = (connections_repository(settings), tenant_settings_repository(settings),
+                                              mappings_repository(settings))
+
+    def context_for(message: CrmEventMessage):  # noqa: ANN202
+        return build_context(message, connections=connections, settings_repository=tenant_settings,
+                             mappings=mappings, crm=crm, environment=settings.intuit_environment,
+                             qbo_for=lambda tenant, realm: qbo_client(tenant, realm, lifecycle=lifecycle,
+                                                                      settings=settings))
+
+    return context_for
 
 
 def clear_caches() -> None:

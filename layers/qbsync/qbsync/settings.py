@@ -29,6 +29,9 @@ class Settings(BaseModel):
     public_url: HttpUrl | None = None
     return_url_allowlist: tuple[str, ...] = ()
     poll_interval_seconds: int = Field(default=300, ge=1)
+    # How long to wait after a QBO 429 that names no Retry-After (QBO.md §6.3: 60 s). A knob so that the
+    # local stack's time-scaled emulator and benchmarks need not wait a real minute.
+    qbo_throttle_wait_seconds: float = Field(default=60, ge=0, le=60)
 
     connections_table: str
     mappings_table: str

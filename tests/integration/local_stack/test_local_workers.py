@@ -25,7 +25,7 @@ def test_real_worker_dead_letters_a_permanent_error_at_once_with_its_reason(foun
     assert message["Body"] == body
     assert message["Attributes"]["MessageGroupId"] == "loc_1#inv_1"
     attributes = message["MessageAttributes"]
-    assert attributes[REASON_CODE]["StringValue"] == "not_implemented"
+    assert attributes[REASON_CODE]["StringValue"] == "malformed_message"
     assert attributes[SOURCE_QUEUE]["StringValue"] == "crm_events"
     assert attributes["tenant_id"]["StringValue"] == "loc_1"  # the producer's attributes survive
     # dead-lettered on the first receive, not after five

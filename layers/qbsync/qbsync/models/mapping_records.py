@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-MappedObject = Literal["customers", "items", "invoices", "payments", "sales_receipts"]
+MappedObject = Literal["customers", "items", "invoices", "payments", "sales_receipts", "deals"]
 
 
 class Mapping(BaseModel):

@@ -1,0 +1,216 @@
+"""CRM invoice events → QBO (issue 5 §2): sent → create; updated → sparse update; paid / partially paid →
+one QBO Payment per CRM payment; voided → void; deleted → delete (with the payments qbsync made for it).
+
+Exactly once (G1): every write's requestid comes from the invoice's business key, not the delivery, so a
+redelivered, retried or redriven event replays QBO's original answer; mappings are written conditionally.
+Order (G3): the FIFO group is the invoice; a snapshot older than the last one applied is skipped.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from qbsync.clients.qbo.errors import QboStaleObjectError
+from qbsync.errors import ValidationFailedError
+from qbsync.models.crm_events import InvoiceSnapshot, Payment
+from qbsync.models.mapping_records import Mapping
+from qbsync.repositories.mappings import MappingExistsError
+from qbsync.sync.crm_events.context import ApplyContext, Outcome
+from qbsync.sync.crm_events.customers import resolve_customer
+from qbsync.sync.crm_events.items import resolve_items
+from qbsync.sync.invoice_mapping import check_written_total, map_invoice, map_invoice_update
+from qbsync.sync.invoice_status import company_today, invoice_accounting
+from qbsync.sync.invoice_status_push import InvoiceStatusPublisher
+from qbsync.sync.receipt_mapping import map_payment
+
+STALE_RETRIES = 3
+
+
+def _state_time(mapping: Mapping) -> datetime | None:
+    text = mapping.state.get("updated_at")
+    return datetime.fromisoformat(text) if text else None
+
+
+def push_status(ctx: ApplyContext, snapshot: InvoiceSnapshot, qbo_invoice: dict[str, Any], *,
+                deleted: bool = False) -> None:
+    accounting = invoice_accounting(
+        qbo_invoice, realm_id=ctx.realm_id, home_currency=ctx.company.home_currency,
+        environment=ctx.environment, today=company_today(ctx.clock(), ctx.company.time_zone), deleted=deleted,
+    )
+    InvoiceStatusPublisher(crm=ctx.crm, mappings=ctx.mappings).publish(
+        ctx.tenant_id, snapshot.id, accounting, change=ctx.event_id, deal_id=snapshot.deal_id,
+        recipient=snapshot.customer.company or snapshot.customer.name,
+    )
+
+
+def _invoice_mapping(ctx: ApplyContext, snapshot: InvoiceSnapshot) -> Mapping | None:
+    return ctx.mappings.get(ctx.tenant_id, ctx.realm_id, "invoices", snapshot.id)
+
+
+def _skip(reason: str, qbo_id: str | None = None) -> Outcome:
+    return Outcome("skipped", "invoices", reason=reason, qbo_id=qbo_id)
+
+
+def _write_mapping_state(ctx: ApplyContext, mapping: Mapping, **changes: Any) -> Mapping:
+    return ctx.mappings.update_state(mapping, {**mapping.state, **changes})
+
+
+# ---------------------------------------------------------------------------------------------- sent
+def apply_sent(ctx: ApplyContext, snapshot: InvoiceSnapshot) -> Outcome:
+    if not ctx.settings.sync.invoices:
+        return _skip("invoice_sync_disabled")
+    if snapshot.created_at < ctx.connection.connected_at.replace(microsecond=0):
+        # HighLevel's rule: only invoices created after the company was connected are synced. CRMs stamp
+        # whole seconds, so an invoice made in the same second as the connection counts as after it.
+        return _skip("created_before_connection")
+    existing = _invoice_mapping(ctx, snapshot)
+    if existing is not None:
+        if (_state_time(existing) or snapshot.updated_at) >= snapshot.updated_at:
+            return _skip("already_synced", existing.qbo_id)
+        return apply_updated(ctx, snapshot)
+
+    customer_ref = resolve_customer(ctx, snapshot.customer, currency=snapshot.currency)
+    item_refs = resolve_items(ctx, snapshot.lines)
+    mapped = map_invoice(snapshot, company=ctx.company, settings=ctx.settings, customer_ref=customer_ref,
+                         item_refs=item_refs)
+    created = ctx.qbo.create("Invoice", mapped.body, request_key=ctx.request_key("invoice", snapshot.id, "create"))
+    try:
+        check_written_total(created, snapshot)
+    except ValidationFailedError:
+        # Never leave a wrong total in the books: take it back out, then dead-letter with both numbers.
+        ctx.qbo.delete("Invoice", str(created["Id"]), str(created["SyncToken"]),
+                       request_key=ctx.request_key("invoice", snapshot.id, "delete-mismatch"))
+        raise
+    state = {"origin": "crm", "updated_at": snapshot.updated_at.isoformat(), "amount_paid": "0",
+             "customer_ref": customer_ref, "deal_id": snapshot.deal_id, "currency": snapshot.currency}
+    try:
+        ctx.mappings.create(ctx.tenant_id, ctx.realm_id, "invoices", snapshot.id, str(created["Id"]), state=state)
+    except MappingExistsError:
+        pass  # a concurrent delivery of the same event got the same QBO invoice back (requestid replay)
+    push_status(ctx, snapshot, created)
+    return Outcome("applied", "invoices", qbo_id=str(created["Id"]))
+
+
+# ------------------------------------------------------------------------------------------- updated
+def apply_updated(ctx: ApplyContext, snapshot: InvoiceSnapshot) -> Outcome:
+    mapping = _invoice_mapping(ctx, snapshot)
+    if mapping is None:
+        return _skip("invoice_not_synced")
+    if mapping.state.get("deleted"):
+        return _skip("invoice_deleted", mapping.qbo_id)
+    last = _state_time(mapping)
+    if last is not None and snapshot.updated_at <= last:
+        return _skip("stale_snapshot", mapping.qbo_id)
+    customer_ref = resolve_customer(ctx, snapshot.customer, currency=snapshot.currency)
+    item_refs = resolve_items(ctx, snapshot.lines)
+    for attempt in range(STALE_RETRIES):
+        current = ctx.qbo.read("Invoice", mapping.qbo_id)
+        mapped = map_invoice_update(snapshot, qbo_invoice_id=mapping.qbo_id, sync_token=str(current["SyncToken"]),
+                                    company=ctx.company, settings=ctx.settings, customer_ref=customer_ref,
+                                    item_refs=item_refs)
+        try:
+            updated = ctx.qbo.sparse_update(
+                "Invoice", mapping.qbo_id, str(current["SyncToken"]), _changes(mapped.body),
+                request_key=ctx.request_key("invoice", snapshot.id, "update", ctx.event_id, str(attempt)))
+            break
+        except QboStaleObjectError:
+            # Someone (a payment, a QBO user) changed it between our read and write: read again.
+            if attempt == STALE_RETRIES - 1:
+                raise
+    check_written_total(updated, snapshot)
+    _write_mapping_state(ctx, mapping, updated_at=snapshot.updated_at.isoformat(), customer_ref=customer_ref,
+                         deal_id=snapshot.deal_id)
+    push_status(ctx, snapshot, updated)
+    return Outcome("applied", "invoices", qbo_id=mapping.qbo_id)
+
+
+def _changes(body: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if key not in ("Id", "SyncToken", "sparse")}
+
+
+# ------------------------------------------------------------------------------------------ payments
+def _payment_for_event(snapshot: InvoiceSnapshot, payment: Payment | None, paid_before: Decimal) -> Payment | None:
+    """The CRM payment an event carries, or one standing for the rise in `amount_paid` since the last
+    applied snapshot (its id names that amount, so a redelivery maps to the same QBO payment)."""
+    if payment is not None:
+        return payment
+    rise = snapshot.totals.amount_paid - paid_before
+    if rise <= 0:
+        return None
+    return Payment(id=f"amount_paid_{snapshot.totals.amount_paid}", amount=rise, currency=snapshot.currency,
+                   paid_at=snapshot.updated_at, reference=None, method=None)
+
+
+def apply_payment(ctx: ApplyContext, snapshot: InvoiceSnapshot, payment: Payment | None) -> Outcome:
+    mapping = _invoice_mapping(ctx, snapshot)
+    if mapping is None:
+        return Outcome("skipped", "payments", reason="invoice_not_synced")
+    paid_before = Decimal(mapping.state.get("amount_paid", "0"))
+    crm_payment = _payment_for_event(snapshot, payment, paid_before)
+    if crm_payment is None:
+        return Outcome("skipped", "payments", reason="no_new_payment")
+    payment_key = f"{snapshot.id}:{crm_payment.id}"
+    existing = ctx.mappings.get(ctx.tenant_id, ctx.realm_id, "payments", payment_key)
+    if existing is not None:
+        return Outcome("skipped", "payments", reason="payment_already_applied", qbo_id=existing.qbo_id)
+    customer_ref = mapping.state.get("customer_ref") or str(
+        ctx.qbo.read("Invoice", mapping.qbo_id)["CustomerRef"]["value"])
+    body = map_payment(crm_payment, invoice_qbo_id=mapping.qbo_id, customer_ref=customer_ref, company=ctx.company)
+    created = ctx.qbo.create("Payment", body, request_key=ctx.request_key("payment", payment_key))
+    try:
+        ctx.mappings.create(ctx.tenant_id, ctx.realm_id, "payments", payment_key, str(created["Id"]),
+                            state={"origin": "crm", "invoice_qbo_id": mapping.qbo_id, "invoice_crm_id": snapshot.id})
+    except MappingExistsError:
+        pass
+    paid_now = max(paid_before + crm_payment.amount, snapshot.totals.amount_paid)
+    _write_mapping_state(ctx, mapping, amount_paid=str(paid_now))
+    push_status(ctx, snapshot, ctx.qbo.read("Invoice", mapping.qbo_id))
+    return Outcome("applied", "payments", qbo_id=str(created["Id"]))
+
+
+# --------------------------------------------------------------------------------------- void, delete
+def apply_voided(ctx: ApplyContext, snapshot: InvoiceSnapshot) -> Outcome:
+    mapping = _invoice_mapping(ctx, snapshot)
+    if mapping is None:
+        return _skip("invoice_not_synced")
+    current = ctx.qbo.read("Invoice", mapping.qbo_id)
+    if str(current.get("PrivateNote", "")).startswith("Voided"):
+        voided = current
+    else:
+        # QBO unlinks the invoice's payments on void; they stay as the customer's credit (README).
+        voided = ctx.qbo.void("Invoice", mapping.qbo_id, str(current["SyncToken"]),
+                              request_key=ctx.request_key("invoice", snapshot.id, "void"))
+    _write_mapping_state(ctx, mapping, voided=True, updated_at=snapshot.updated_at.isoformat())
+    push_status(ctx, snapshot, voided)
+    return Outcome("applied", "invoices", qbo_id=mapping.qbo_id)
+
+
+def apply_deleted(ctx: ApplyContext, snapshot: InvoiceSnapshot) -> Outcome:
+    """QBO refuses to delete an invoice with payments linked; the payments qbsync made for this invoice
+    (from CRM payment events) are deleted first. A payment qbsync did not make is someone's real money:
+    the event is refused with a reason instead (README, "Deleting invoices")."""
+    mapping = _invoice_mapping(ctx, snapshot)
+    if mapping is None:
+        return _skip("invoice_not_synced")
+    if mapping.state.get("deleted"):
+        return _skip("invoice_deleted", mapping.qbo_id)
+    current = ctx.qbo.read("Invoice", mapping.qbo_id)
+    for linked in current.get("LinkedTxn", []) or []:
+        if linked.get("TxnType") != "Payment":
+            continue
+        ours = ctx.mappings.find_by_qbo_id(ctx.tenant_id, ctx.realm_id, "payments", str(linked["TxnId"]))
+        if ours is None:
+            raise ValidationFailedError(
+                "the QBO invoice has a payment qbsync did not create; remove it in QuickBooks first",
+                code="invoice_has_foreign_payment", details={"qbo_payment_id": str(linked["TxnId"])})
+        payment = ctx.qbo.read("Payment", ours.qbo_id)
+        ctx.qbo.delete("Payment", ours.qbo_id, str(payment["SyncToken"]),
+                       request_key=ctx.request_key("payment", ours.crm_id, "delete"))
+    current = ctx.qbo.read("Invoice", mapping.qbo_id)
+    ctx.qbo.delete("Invoice", mapping.qbo_id, str(current["SyncToken"]),
+                   request_key=ctx.request_key("invoice", snapshot.id, "delete"))
+    _write_mapping_state(ctx, mapping, deleted=True, updated_at=snapshot.updated_at.isoformat())
+    push_status(ctx, snapshot, current, deleted=True)
+    return Outcome("applied", "invoices", qbo_id=mapping.qbo_id)

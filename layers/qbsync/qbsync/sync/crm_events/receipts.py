@@ -1,0 +1,63 @@
+"""`payment.succeeded` → a QBO SalesReceipt (SPEC F11): the customer matched by e-mail or created; the same
+CRM payment id always maps to the same receipt, and a changed repeat updates it."""
+
+from __future__ import annotations
+
+from qbsync.clients.qbo.errors import QboStaleObjectError
+from qbsync.models.crm_events import SucceededPayment
+from qbsync.repositories.mappings import MappingExistsError
+from qbsync.sync.crm_events.context import ApplyContext, Outcome
+from qbsync.sync.crm_events.customers import resolve_customer
+from qbsync.sync.crm_events.items import resolve_items
+from qbsync.sync.invoice_mapping import check_written_total
+from qbsync.sync.receipt_mapping import map_sales_receipt
+from qbsync.utils.jsonio import dumps
+
+STALE_RETRIES = 3
+
+
+def _fingerprint(payment: SucceededPayment) -> str:
+    import hashlib
+
+    return hashlib.sha256(dumps(payment.model_dump(mode="json")).encode()).hexdigest()
+
+
+def apply_payment_succeeded(ctx: ApplyContext, payment: SucceededPayment) -> Outcome:
+    if not ctx.settings.sync.sales_receipts:
+        return Outcome("skipped", "sales_receipts", reason="sales_receipt_sync_disabled")
+    fingerprint = _fingerprint(payment)
+    mapping = ctx.mappings.get(ctx.tenant_id, ctx.realm_id, "sales_receipts", payment.id)
+    if mapping is not None and mapping.state.get("fingerprint") == fingerprint:
+        return Outcome("skipped", "sales_receipts", reason="already_synced", qbo_id=mapping.qbo_id)
+    customer_ref = resolve_customer(ctx, payment.customer, currency=payment.currency)
+    item_refs = resolve_items(ctx, payment.lines)
+
+    if mapping is None:
+        mapped = map_sales_receipt(payment, company=ctx.company, settings=ctx.settings, customer_ref=customer_ref,
+                                   item_refs=item_refs)
+        receipt = ctx.qbo.create("SalesReceipt", mapped.body,
+                                 request_key=ctx.request_key("sales_receipt", payment.id, "create"))
+        check_written_total(receipt, payment)
+        try:
+            ctx.mappings.create(ctx.tenant_id, ctx.realm_id, "sales_receipts", payment.id, str(receipt["Id"]),
+                                state={"origin": "crm", "fingerprint": fingerprint})
+        except MappingExistsError:
+            pass
+        return Outcome("applied", "sales_receipts", qbo_id=str(receipt["Id"]))
+
+    for attempt in range(STALE_RETRIES):
+        current = ctx.qbo.read("SalesReceipt", mapping.qbo_id)
+        mapped = map_sales_receipt(payment, company=ctx.company, settings=ctx.settings, customer_ref=customer_ref,
+                                   item_refs=item_refs, qbo_receipt=(mapping.qbo_id, str(current["SyncToken"])))
+        changes = {k: v for k, v in mapped.body.items() if k not in ("Id", "SyncToken", "sparse")}
+        try:
+            receipt = ctx.qbo.sparse_update("SalesReceipt", mapping.qbo_id, str(current["SyncToken"]), changes,
+                                            request_key=ctx.request_key("sales_receipt", payment.id, "update",
+                                                                        fingerprint[:16], str(attempt)))
+            break
+        except QboStaleObjectError:
+            if attempt == STALE_RETRIES - 1:
+                raise
+    check_written_total(receipt, payment)
+    ctx.mappings.update_state(mapping, {**mapping.state, "fingerprint": fingerprint})
+    return Outcome("applied", "sales_receipts", qbo_id=mapping.qbo_id)

@@ -1,0 +1,73 @@
+"""Nothing lost, nothing twice (G1, G2): QBO faults are retried to exactly one object; permanent errors
+go to the dead-letter queue at once with their reason while the next invoice goes through."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from connect_helpers import connect
+
+from crm_emulator.builders import invoice_sent, line
+from crm_emulator.webhooks import CrmWebhookSender
+from qbsync.queues.dead_letter import REASON_CODE, REASON_DETAILS
+from qbsync_local.config import DEFAULT_CRM_INBOUND_SECRET
+from qbsync_local.stack import LocalStack
+
+
+@pytest.fixture(scope="module")
+def stack(full_config):
+    with LocalStack(full_config, start_schedules=False) as local:
+        local.tenant_id = "loc_faults"
+        local.realm = connect(local, local.tenant_id)
+        yield local
+
+
+@pytest.fixture
+def send(stack):
+    sender = CrmWebhookSender(f"{stack.api.url}/webhooks/crm", [DEFAULT_CRM_INBOUND_SECRET])
+    return lambda event: sender.send(event)
+
+
+def created_for(stack, crm_invoice_id):
+    return [i for i in stack.qbo_emulator.entities(stack.realm, "Invoice")
+            if f"crm_invoice_id={crm_invoice_id}]" in str(i.get("PrivateNote", ""))]
+
+
+def dead_letters(stack):
+    sqs = stack.aws_client("sqs")
+    return sqs.receive_message(QueueUrl=stack.queue_url("CrmEventsDeadLetterQueue"), MaxNumberOfMessages=10,
+                               MessageAttributeNames=["All"], VisibilityTimeout=0).get("Messages", [])
+
+
+def test_qbo_500s_429s_and_lost_answers_still_give_exactly_one_invoice_each(stack, send, wait):
+    stack.qbo_emulator.set_faults(error_rate_500=0.2, error_rate_429=0.1, drop_answer_rate=0.15, seed=7)
+    try:
+        events = [invoice_sent(stack.tenant_id, lines=[line(f"Item {n}", 1, f"{10 + n}.00")]) for n in range(8)]
+        for event in events:
+            assert send(event).status_code == 202
+        for event in events:
+            wait(lambda: created_for(stack, event["data"]["id"]), timeout=60, message="each invoice")
+        counters = stack.qbo_emulator.counters()
+    finally:
+        stack.qbo_emulator.set_faults(error_rate_500=0, error_rate_429=0, drop_answer_rate=0)
+    assert counters["injected_500"] + counters["throttled_429"] + counters["dropped_answers"] > 0, counters
+    for event in events:
+        (invoice,) = created_for(stack, event["data"]["id"])
+        assert Decimal(str(invoice["TotalAmt"])) == Decimal(event["data"]["totals"]["total"])
+    # every customer was created once however often its create was retried
+    emails = [(c.get("PrimaryEmailAddr") or {}).get("Address") for c in stack.qbo_emulator.entities(stack.realm, "Customer")]
+    assert len(emails) == len(set(emails))
+
+
+def test_a_permanent_error_dead_letters_with_its_reason_and_the_next_invoice_goes_through(stack, send, wait):
+    bad = invoice_sent(stack.tenant_id, currency="EUR")  # this company has no multicurrency
+    good = invoice_sent(stack.tenant_id)
+    assert send(bad).status_code == 202
+    assert send(good).status_code == 202
+    wait(lambda: created_for(stack, good["data"]["id"]), message="the good invoice")
+    dead = wait(lambda: [m for m in dead_letters(stack) if bad["id"] in m["Body"]], message="the bad one in the DLQ")
+    attributes = dead[0]["MessageAttributes"]
+    assert attributes[REASON_CODE]["StringValue"] == "currency_not_enabled"
+    assert "EUR" in attributes[REASON_DETAILS]["StringValue"]
+    assert created_for(stack, bad["data"]["id"]) == []

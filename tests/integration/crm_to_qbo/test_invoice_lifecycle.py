@@ -1,0 +1,148 @@
+"""CRM invoice events applied to the QBO emulator through the whole path (issue 5): signed webhook →
+queue → worker → QBO, and the invoice's state back in the CRM."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from connect_helpers import connect
+
+from crm_emulator.builders import (
+    customer,
+    invoice_deleted,
+    invoice_paid,
+    invoice_partially_paid,
+    invoice_sent,
+    invoice_updated,
+    invoice_voided,
+    line,
+    payment_succeeded,
+    tax,
+)
+from crm_emulator.webhooks import CrmWebhookSender
+from qbsync_local.config import DEFAULT_CRM_INBOUND_SECRET
+
+
+@pytest.fixture(scope="module")
+def tenant(full_stack):
+    realm = connect(full_stack, "loc_invoices", name="Invoices Co")
+    return "loc_invoices", realm
+
+
+@pytest.fixture
+def send(full_stack):
+    sender = CrmWebhookSender(f"{full_stack.api.url}/webhooks/crm", [DEFAULT_CRM_INBOUND_SECRET])
+
+    def deliver(event):
+        response = sender.send(event)
+        assert response.status_code in (200, 202), response.text
+        return response
+
+    return deliver
+
+
+def qbo_invoice_for(stack, realm, crm_invoice_id):
+    for invoice in stack.qbo_emulator.entities(realm, "Invoice"):
+        if f"crm_invoice_id={crm_invoice_id}]" in str(invoice.get("PrivateNote", "")):
+            return invoice
+    return None
+
+
+def accounting(stack, tenant_id, crm_invoice_id):
+    return stack.crm_emulator.invoice_accounting(tenant_id).get(crm_invoice_id)
+
+
+def test_invoice_sent_appears_in_qbo_with_the_crm_total_and_status_goes_back(full_stack, tenant, send, wait):
+    tenant_id, realm = tenant
+    event = invoice_sent(tenant_id, lines=[line("Consulting", 3, "120.50", taxes=[tax("Sales tax", "8.25")]),
+                                           line("Setup fee", 1, "99.99")])
+    send(event)
+    invoice = wait(lambda: qbo_invoice_for(full_stack, realm, event["data"]["id"]), message="the QBO invoice")
+    assert Decimal(str(invoice["TotalAmt"])) == Decimal(event["data"]["totals"]["total"])
+    assert Decimal(str(invoice["Balance"])) == Decimal(event["data"]["totals"]["total"])
+    status = wait(lambda: accounting(full_stack, tenant_id, event["data"]["id"]), message="the status in the CRM")
+    assert status["status"] == "open" and status["qbo_invoice_id"] == str(invoice["Id"])
+    assert Decimal(status["total"]) == Decimal(event["data"]["totals"]["total"])
+    # the customer was created once, and matched by e-mail thereafter
+    customers = [c for c in full_stack.qbo_emulator.entities(realm, "Customer")
+                 if (c.get("PrimaryEmailAddr") or {}).get("Address") == event["data"]["customer"]["email"]]
+    assert len(customers) == 1
+
+
+def test_the_same_event_three_times_makes_one_invoice(full_stack, tenant, send, wait):
+    tenant_id, realm = tenant
+    event = invoice_sent(tenant_id)
+    for _ in range(3):
+        send(event)
+    wait(lambda: accounting(full_stack, tenant_id, event["data"]["id"]), message="the status in the CRM")
+    matching = [i for i in full_stack.qbo_emulator.entities(realm, "Invoice")
+                if f"crm_invoice_id={event['data']['id']}]" in str(i.get("PrivateNote", ""))]
+    assert len(matching) == 1
+
+
+def test_full_lifecycle_update_partial_payment_full_payment(full_stack, tenant, send, wait):
+    tenant_id, realm = tenant
+    sent = invoice_sent(tenant_id, lines=[line("Design", 2, "250.00")])
+    send(sent)
+    wait(lambda: accounting(full_stack, tenant_id, sent["data"]["id"]), message="created")
+    updated = invoice_updated(tenant_id, invoice=sent["data"], lines=[line("Design", 3, "250.00")])
+    send(updated)
+    wait(lambda: (accounting(full_stack, tenant_id, sent["data"]["id"]) or {}).get("total") == "750.00",
+         message="the update")
+    partial = invoice_partially_paid(tenant_id, invoice=updated["data"], amount="300.00")
+    send(partial)
+    wait(lambda: accounting(full_stack, tenant_id, sent["data"]["id"])["status"] == "partially_paid",
+         message="partially paid")
+    paid = invoice_paid(tenant_id, invoice=partial["data"])
+    send(paid)
+    wait(lambda: accounting(full_stack, tenant_id, sent["data"]["id"])["status"] == "paid", message="paid")
+    invoice = qbo_invoice_for(full_stack, realm, sent["data"]["id"])
+    assert Decimal(str(invoice["Balance"])) == 0
+    payments = [p for p in full_stack.qbo_emulator.entities(realm, "Payment")
+                if any(l.get("LinkedTxn", [{}])[0].get("TxnId") == invoice["Id"] for l in p.get("Line", []))]
+    assert sorted(Decimal(str(p["TotalAmt"])) for p in payments) == [Decimal("300.00"), Decimal("450.00")]
+
+
+def test_void_and_delete(full_stack, tenant, send, wait):
+    tenant_id, realm = tenant
+    to_void = invoice_sent(tenant_id)
+    to_delete = invoice_sent(tenant_id)
+    send(to_void)
+    send(to_delete)
+    wait(lambda: accounting(full_stack, tenant_id, to_void["data"]["id"]), message="first created")
+    wait(lambda: accounting(full_stack, tenant_id, to_delete["data"]["id"]), message="second created")
+    send(invoice_voided(tenant_id, invoice=to_void["data"]))
+    paid_part = invoice_partially_paid(tenant_id, invoice=to_delete["data"], amount="10.00")
+    send(paid_part)
+    wait(lambda: accounting(full_stack, tenant_id, to_delete["data"]["id"])["status"] == "partially_paid",
+         message="payment before delete")
+    send(invoice_deleted(tenant_id, invoice=paid_part["data"]))
+    wait(lambda: accounting(full_stack, tenant_id, to_void["data"]["id"])["status"] == "voided", message="voided")
+    wait(lambda: accounting(full_stack, tenant_id, to_delete["data"]["id"])["status"] == "deleted", message="deleted")
+    assert qbo_invoice_for(full_stack, realm, to_delete["data"]["id"]) is None
+
+
+def test_invoice_created_before_connecting_is_skipped(full_stack, tenant, send, wait):
+    tenant_id, realm = tenant
+    event = invoice_sent(tenant_id, created_at="2020-01-01T00:00:00Z")
+    send(event)
+    later = invoice_sent(tenant_id)
+    send(later)
+    wait(lambda: accounting(full_stack, tenant_id, later["data"]["id"]), message="a later invoice")
+    assert qbo_invoice_for(full_stack, realm, event["data"]["id"]) is None
+
+
+def test_payment_succeeded_becomes_one_sales_receipt(full_stack, tenant, send, wait):
+    tenant_id, realm = tenant
+    event = payment_succeeded(tenant_id, source="order_form")
+    send(event)
+    send(event)
+
+    def receipts():
+        return [r for r in full_stack.qbo_emulator.entities(realm, "SalesReceipt")
+                if f"crm_payment_id={event['data']['id']}]" in str(r.get("PrivateNote", ""))]
+
+    found = wait(receipts, message="the sales receipt")
+    assert len(found) == 1
+    assert Decimal(str(found[0]["TotalAmt"])) == Decimal(event["data"]["totals"]["total"])
