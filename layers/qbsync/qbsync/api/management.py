@@ -44,3 +44,18 @@ def public_base_url(app: APIGatewayHttpResolver) -> str:
     if settings.public_url:
         return str(settings.public_url).rstrip("/")
     return f"https://{app.current_event.request_context.domain_name}"
+
+
+def tenant_realm(app: APIGatewayHttpResolver, tenant_id: str) -> str:
+    """The company a management call is about: `?realm_id=` or the tenant's default (404 when none)."""
+    from qbsync.composition import connections_repository
+    from qbsync.errors import NotFoundError
+    from qbsync.models.identifiers import is_qbo_id
+
+    realm_id = (app.current_event.query_string_parameters or {}).get("realm_id")
+    if realm_id is not None and not is_qbo_id(realm_id):
+        raise BadRequestError("realm_id must be a QuickBooks company id", code="invalid_realm_id")
+    realm_id = realm_id or connections_repository().default_realm(tenant_id)
+    if realm_id is None:
+        raise NotFoundError("unknown tenant: it has never connected QuickBooks", code="tenant_not_found")
+    return realm_id
