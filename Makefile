@@ -7,6 +7,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SAM_VENV := .tools/sam
 CHECKOV_VENV := .tools/checkov
+AUDIT_VENV := .tools/audit
+SCHEMATHESIS_VENV := .tools/schemathesis
 export SAM_CLI_TELEMETRY := 0
 export UV_PYTHON := $(PYTHON)
 
@@ -42,7 +44,18 @@ $(CHECKOV_VENV)/.installed: $(UV) requirements/checkov.lock
 	VIRTUAL_ENV=$(CHECKOV_VENV) $(UV) pip install --quiet -r requirements/checkov.lock
 	touch $@
 
-tools: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
+# pip-audit and schemathesis bring their own dependency trees: their own venvs too.
+$(AUDIT_VENV)/.installed: $(UV) requirements/audit.lock
+	test -d $(AUDIT_VENV) || $(UV) venv --quiet $(AUDIT_VENV)
+	VIRTUAL_ENV=$(AUDIT_VENV) $(UV) pip install --quiet -r requirements/audit.lock
+	touch $@
+
+$(SCHEMATHESIS_VENV)/.installed: $(UV) requirements/schemathesis.lock
+	test -d $(SCHEMATHESIS_VENV) || $(UV) venv --quiet $(SCHEMATHESIS_VENV)
+	VIRTUAL_ENV=$(SCHEMATHESIS_VENV) $(UV) pip install --quiet -r requirements/schemathesis.lock
+	touch $@
+
+tools: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(AUDIT_VENV)/.installed $(SCHEMATHESIS_VENV)/.installed
 
 run: venv
 	$(PY) -m qbsync_local
@@ -65,6 +78,10 @@ lock: $(UV)
 	$(UV) pip compile --quiet --python-version 3.11 requirements/sam.in -o requirements/sam.lock \
 	  --custom-compile-command "make lock"
 	$(UV) pip compile --quiet --python-version 3.11 requirements/checkov.in -o requirements/checkov.lock \
+	  --custom-compile-command "make lock"
+	$(UV) pip compile --quiet --python-version 3.11 requirements/audit.in -o requirements/audit.lock \
+	  --custom-compile-command "make lock"
+	$(UV) pip compile --quiet --python-version 3.11 requirements/schemathesis.in -o requirements/schemathesis.lock \
 	  --custom-compile-command "make lock"
 
 clean:
