@@ -22,7 +22,7 @@ from qbsync.clients.crm import (
     RetryPolicy,
 )
 from qbsync.clients.crm.errors import error_from_response, error_from_transport
-from qbsync.clients.crm.retry import parse_retry_after
+from qbsync.utils.retry_after import parse_retry_after
 from qbsync.errors import RetryableError, UpstreamError
 from qbsync.models.crm_api import ConnectionUpdate, ReviewRequest
 from qbsync.signatures.standard_webhooks import verify

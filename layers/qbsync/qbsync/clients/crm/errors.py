@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from qbsync.clients.crm.retry import parse_retry_after
+from qbsync.utils.retry_after import parse_retry_after
 from qbsync.errors import RetryableError, UpstreamError
 
 MAX_KEPT_BODY_CHARS = 2000

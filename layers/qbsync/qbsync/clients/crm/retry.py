@@ -12,29 +12,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 
 class RetryableFailure(Protocol):
     retryable: bool
     retry_after: float | None
-
-
-def parse_retry_after(value: str | None, *, now: float) -> float | None:
-    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP-date); None when absent/invalid."""
-    if value is None:
-        return None
-    text = value.strip()
-    if text.isascii() and text.isdigit():
-        return float(int(text))
-    try:
-        moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment is None or moment.tzinfo is None:  # RFC 9110 HTTP-dates are always GMT
-        return None
-    return max(0.0, moment.timestamp() - now)
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,10 @@ import time
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from qbsync.errors import RetryableError, UpstreamError
+from qbsync.utils.retry_after import parse_retry_after
 
 MAX_TEXT_CHARS = 500
 TRANSACTION_ID_HEADERS = ("intuit_tid", "intuit-tid")
@@ -307,21 +307,7 @@ def _parse_xml(body: bytes) -> tuple[str | None, list[QboFaultEntry]]:
 
 
 def _retry_after_seconds(value: str | None, now: float) -> float | None:
-    """Retry-After as delta-seconds or an HTTP-date; None when absent or unreadable."""
-    if not value:
-        return None
-    text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment is None or moment.tzinfo is None:
-        return None
-    return max(0.0, moment.timestamp() - now)
+    return parse_retry_after(value, now=now)
 
 
 def intuit_tid(headers: Mapping[str, str]) -> str | None:
