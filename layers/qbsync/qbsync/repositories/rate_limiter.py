@@ -12,8 +12,10 @@ past that. Lambdas scale out independently, so the budget lives in DynamoDB, and
    conditional `ADD requests 1` on the current second's item, allowed while its count is below both the
    per-second cap and what the previous 60 seconds (one consistent Query) left of the per-minute budget.
    61 one-second buckets are counted, not 60, so that *every* 60-second interval - which can touch 61
-   buckets - stays within the limit. Past seconds no longer change, so the check and the increment of the
-   current second are one atomic write.
+   buckets - stays within the limit. The check (a read) and the increment (a conditional write) are two
+   calls, so a caller already in the next second can read this second's bucket before our token lands in
+   it; after writing, the window including the next second is read again and the token given back when
+   the budget is exceeded.
 
 The slot is claimed first and the token second, just before the call: a token taken while waiting for a
 slot would count a request in a second it was not sent in. When no token is left the slot is given back
@@ -238,11 +240,24 @@ class QboRateLimiter:
                     ":ttl": {"N": str(second + _BUCKET_TTL_SECONDS)},
                 },
             )
-            return True
         except ClientError as error:
             if _conditional_check_failed(error):
                 return False
             raise
+        # The read above and the write are two calls: a caller already in the next second may have read
+        # this second's bucket before our token landed in it, and both of us would pass. Re-read the
+        # window including the next second; if it is over budget, give the token back (both racers may
+        # do so: being over-careful costs a retry, never a 429 from QBO).
+        window = self._query(realm_id, _bucket_key(second - _WINDOW_SECONDS), _bucket_key(second + 1))
+        if sum(int(item["requests"]["N"]) for item in window if "requests" in item) > self._limits.requests_per_minute:
+            self._db().update_item(
+                TableName=self._table,
+                Key=self._key(realm_id, _bucket_key(second)),
+                UpdateExpression="ADD requests :minus_one",
+                ExpressionAttributeValues={":minus_one": {"N": "-1"}},
+            )
+            return False
+        return True
 
     # ------------------------------------------------------------------ table
 

@@ -151,7 +151,12 @@ def collect_changes(
             raise QboCdcWindowError(
                 f"CDC answer for {group[0]} hit the cap without LastUpdatedTime to narrow by"
             )
-        next_since = max(stamp for stamp in stamps if stamp is not None) - _OVERLAP
+        newest = max(stamp for stamp in stamps if stamp is not None)
+        next_since = newest - _OVERLAP
+        if next_since <= since:
+            # Two busy neighbouring seconds can fill an answer without either holding 1000 changes:
+            # continue from the newest change itself (changedSince is inclusive; repeats are dropped).
+            next_since = newest
         if next_since <= since:
             raise QboCdcWindowError(
                 f"{group[0]} has {CDC_MAX_OBJECTS}+ changes within a second after {since.isoformat()}; "
