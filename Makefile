@@ -10,6 +10,8 @@ CHECKOV_VENV := .tools/checkov
 AUDIT_VENV := .tools/audit
 SCHEMATHESIS_VENV := .tools/schemathesis
 export SAM_CLI_TELEMETRY := 0
+# Two workers, one test file each at a time (every file starts its own local stack on free ports).
+PYTEST_ARGS ?= -q -n 2 --dist loadfile
 export UV_PYTHON := $(PYTHON)
 
 .PHONY: help run test test-fast build lock venv tools clean

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from waiting import wait_until
 
 # Nothing in a test run may reach a real AWS account, whatever the developer's shell holds.
 for _name, _value in {
@@ -18,19 +18,6 @@ for _name, _value in {
 os.environ.pop("AWS_PROFILE", None)
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("SAM_CLI_TELEMETRY", "0")
-
-
-def wait_until(condition: Callable[[], Any], *, timeout: float = 20.0, interval: float = 0.05,
-               message: str = "condition") -> Any:
-    """Poll a condition instead of sleeping a guessed amount; returns the first truthy value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {message}")
-        time.sleep(interval)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 from connect_helpers import API_HEADERS, connect
+from waiting import wait_until
 
 from crm_emulator.builders import invoice_sent
 from crm_emulator.webhooks import CrmWebhookSender
@@ -18,8 +19,6 @@ def synced_invoice(full_stack):
     realm = connect(full_stack, TENANT)
     event = invoice_sent(TENANT)
     CrmWebhookSender(f"{full_stack.api.url}/webhooks/crm", [DEFAULT_CRM_INBOUND_SECRET]).send(event)
-    from conftest import wait_until
-
     wait_until(lambda: full_stack.crm_emulator.invoice_accounting(TENANT).get(event["data"]["id"]),
                message="the invoice in QBO")
     return realm, event["data"]["id"]
