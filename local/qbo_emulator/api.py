@@ -22,6 +22,7 @@ from .errors import (
     string_length,
     unsupported_operation,
 )
+from .exchange_rates import read_rate, write_rate
 from .pdf import render_pdf
 from .query import run_query
 from .responses import json_response
@@ -168,6 +169,27 @@ class AccountingApi:
 
     def preferences(self, request: Request, company: Company) -> Handled:
         return self.envelope(company, {"Preferences": preferences(company)}), False
+
+    def exchange_rate(self, request: Request, company: Company) -> Handled:
+        """GET reads the rate in effect for `sourcecurrencycode` on `asofdate` (default today in the
+        company's zone); POST sets one (QBO.md §4.9; exchange_rates.py)."""
+        if request.method == "GET":
+            with company.lock:
+                body = read_rate(
+                    company,
+                    request.args.get("sourcecurrencycode"),
+                    request.args.get("asofdate"),
+                    self.emu.clock.now(),
+                )
+            return self.envelope(company, {"ExchangeRate": body}), False
+
+        def run() -> Response:
+            body = self.json_body(request)
+            with company.lock:
+                result = write_rate(company, body, self.emu.clock.now())
+            return self.envelope(company, {"ExchangeRate": result})
+
+        return self.replayable(company, request, REQUESTID_MAX, run), True
 
     def send(self, request: Request, company: Company, entity: str, record_id: str) -> Handled:
         etype = self.entity_type(entity, writable=True)

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .exchange_rates import ExchangeRateTable
 from .store import EntityStore
 
 COUNTRY_DEFAULTS: dict[str, tuple[str, str]] = {
@@ -78,6 +79,8 @@ class Company:
         # Ids of seeded records that rules fall back to (income account, Undeposited Funds, Net 30...).
         self.defaults: dict[str, str] = {}
         self.doc_counters: dict[str, int] = {}
+        # Rates set for a date (API or Currency Center); market rates fill every other date.
+        self.exchange_rates = ExchangeRateTable()
 
     @property
     def is_us(self) -> bool:

@@ -23,6 +23,11 @@ CONTROL_RULES = [
     Rule(f"{_C}/companies", endpoint="control:companies", methods=["GET", "POST"]),
     Rule(f"{_C}/companies/<realm>", endpoint="control:company", methods=["GET", "PATCH"]),
     Rule(f"{_C}/companies/<realm>/merge-customers", endpoint="control:merge", methods=["POST"]),
+    Rule(
+        f"{_C}/companies/<realm>/exchange-rates",
+        endpoint="control:exchange_rates",
+        methods=["GET", "POST"],
+    ),
     Rule(f"{_C}/companies/<realm>/<entity>", endpoint="control:entities", methods=["GET", "POST"]),
     Rule(
         f"{_C}/companies/<realm>/<entity>/<record_id>",
@@ -94,6 +99,16 @@ class ControlApi:
 
     def merge(self, request: Request, body: dict[str, Any], realm: str) -> Any:
         return self.emu.user_merge_customers(realm, str(body["from_id"]), str(body["into_id"]))
+
+    def exchange_rates(self, request: Request, body: dict[str, Any], realm: str) -> Any:
+        """GET ?currency=EUR[&as_of=YYYY-MM-DD] reads; POST {"currency", "rate", "as_of"?} sets."""
+        if request.method == "GET":
+            return self.emu.exchange_rate(
+                realm, request.args.get("currency", ""), request.args.get("as_of") or None
+            )
+        return self.emu.set_exchange_rate(
+            realm, str(body["currency"]), body["rate"], body.get("as_of") or None
+        )
 
     def entities(self, request: Request, body: dict[str, Any], realm: str, entity: str) -> Any:
         if request.method == "GET":

@@ -8,11 +8,14 @@ import sys
 import threading
 import traceback
 from dataclasses import asdict
+from datetime import date
+from decimal import Decimal
 from typing import Any, Self
 
 from .clock import Clock
 from .company import COUNTRY_DEFAULTS, Company, CompanySettings, parse_timezone
 from .counters import Counters
+from .exchange_rates import read_rate, write_rate
 from .entities import EntityType, lookup
 from .entities.base import deleted_stub
 from .faults import Faults
@@ -286,6 +289,32 @@ class QboEmulator:
         return self.engine.merge_customers(
             self.company(realm_id), self._etype("Customer"), str(from_id), str(into_id)
         )
+
+    def set_exchange_rate(
+        self, realm_id: str, currency: str, rate: Any, as_of: date | str | None = None
+    ) -> dict[str, Any]:
+        """A user in the Currency Center sets `currency`'s rate (home units per one unit) from `as_of`
+        (default: today in the company's zone) until the next rate set; no SyncToken needed."""
+        if isinstance(rate, bool) or not isinstance(rate, (int, float, str, Decimal)):
+            raise ValueError(f"rate must be a number, got {rate!r}")
+        company = self.company(realm_id)
+        now = self.clock.now()
+        body = {
+            "SourceCurrencyCode": currency,
+            "Rate": Decimal(str(rate)),
+            "AsOfDate": as_of or company.today(now),
+        }
+        with company.lock:
+            return write_rate(company, body, now, as_user=True)
+
+    def exchange_rate(
+        self, realm_id: str, currency: str, as_of: date | str | None = None
+    ) -> dict[str, Any]:
+        """The ExchangeRate `GET /exchangerate` answers for that date (default: today in the company's
+        zone); `Rate` is a Decimal."""
+        company = self.company(realm_id)
+        with company.lock:
+            return read_rate(company, currency, as_of, self.clock.now())
 
     # ---- direct reads for assertions ---------------------------------------------------------------
     def entity(self, realm_id: str, entity: str, record_id: str) -> dict[str, Any] | None:

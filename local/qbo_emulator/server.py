@@ -35,6 +35,7 @@ API_RULES = [
     Rule(f"{_V3}/batch", endpoint="batch", methods=["POST"]),
     Rule(f"{_V3}/companyinfo/<record_id>", endpoint="company_info", methods=["GET"]),
     Rule(f"{_V3}/preferences", endpoint="preferences", methods=["GET"]),
+    Rule(f"{_V3}/exchangerate", endpoint="exchange_rate", methods=["GET", "POST"]),
     Rule(f"{_V3}/<entity>", endpoint="write", methods=["POST"]),
     Rule(f"{_V3}/<entity>/<record_id>", endpoint="read", methods=["GET"]),
     Rule(f"{_V3}/<entity>/<record_id>/send", endpoint="send", methods=["POST"]),

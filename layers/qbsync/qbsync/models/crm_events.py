@@ -13,7 +13,12 @@ Choices where SPEC is silent (the CRM vendor needs to know them):
 - `data.payment` on `invoice.paid` / `invoice.partially_paid` may be absent (the worker then uses the rise
   in `totals.amount_paid`);
 - unknown fields are ignored everywhere (the CRM may add fields); unknown *types* need only `id` and
-  `type` to be acknowledged.
+  `type` to be acknowledged;
+- `data.exchange_rate` (optional, on invoice snapshots and `payment.succeeded`) is the CRM's own rate for a
+  foreign-currency record: home-currency units per one unit of `currency`, a positive decimal string
+  (`"1.0825"`). When present qbsync books it instead of reading QBO's rate table for the record's date; an
+  invoice's rate also books the payments of that invoice. Ignored in the home currency and when the QBO
+  company has multicurrency off (a foreign record is refused there either way).
 """
 
 from __future__ import annotations
@@ -97,6 +102,8 @@ DecimalNumber = Annotated[
 
 Money = DecimalNumber
 Percentage = Annotated[DecimalNumber, Field(ge=0, le=100)]
+ExchangeRate = Annotated[DecimalNumber, Field(gt=0)]
+"""Home-currency units per one foreign unit (QBO's direction, QBO.md §4.9): `"1.0825"` EUR→USD."""
 IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
 IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime_text)]
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
@@ -178,6 +185,9 @@ class Payment(CrmModel):
 
 
 class InvoiceSnapshot(CrmModel):
+    """An invoice as the CRM holds it. `exchange_rate` is optional: the CRM's rate for a foreign-currency
+    invoice (home units per one `currency` unit); absent, qbsync uses QBO's rate for `issue_date`."""
+
     id: NonEmptyStr
     number: NonEmptyStr
     status: NonEmptyStr
@@ -192,6 +202,7 @@ class InvoiceSnapshot(CrmModel):
     lines: list[InvoiceLine]
     discount: Discount | None = None
     totals: Totals
+    exchange_rate: ExchangeRate | None = None
 
 
 class InvoicePaymentSnapshot(InvoiceSnapshot):
@@ -204,10 +215,15 @@ PaymentSource = Literal["order_form", "subscription", "membership", "calendar", 
 
 
 class SucceededPayment(Payment):
+    """`payment.succeeded` (a SalesReceipt). `exchange_rate` is optional: the CRM's rate for a
+    foreign-currency payment (home units per one `currency` unit); absent, qbsync uses QBO's rate for the
+    company-local day of `paid_at`."""
+
     source: PaymentSource
     customer: Customer
     lines: list[InvoiceLine]
     totals: Totals
+    exchange_rate: ExchangeRate | None = None
 
 
 # --- envelopes ----------------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
@@ -209,6 +210,26 @@ class QboClient:
 
     def preferences(self) -> dict[str, Any]:
         return self._unwrap(self._call("GET", "/preferences"), "Preferences")
+
+    def exchange_rate(self, source_currency: str, as_of: date | None = None) -> Decimal:
+        """Home-currency units per one `source_currency` unit in the company's rate table on `as_of` (a
+        company-local calendar date; QBO takes today when it is omitted) - the rate QBO itself would give a
+        transaction of that date (QBO.md §4.9). Multicurrency companies only: QBO refuses the call otherwise,
+        and an unknown currency is a 610 (`QboNotFoundError`)."""
+        code = source_currency.strip().upper()
+        if len(code) != 3 or not (code.isascii() and code.isalpha()):
+            raise ValueError(f"not an ISO 4217 currency code: {source_currency!r}")
+        if isinstance(as_of, datetime):
+            raise TypeError("as_of is a calendar date in the company's zone, not a datetime")
+        params = [("sourcecurrencycode", code)]
+        if as_of is not None:
+            params.append(("asofdate", as_of.isoformat()))
+        answer = self._call("GET", "/exchangerate", params=params)
+        rate = self._unwrap(answer, "ExchangeRate").get("Rate")
+        if isinstance(rate, bool) or not isinstance(rate, (int, Decimal)) or not rate > 0:
+            raise QboServerError(f"QBO's ExchangeRate for {code} has no positive Rate",
+                                 intuit_tid=answer.intuit_tid)
+        return Decimal(rate)
 
     # ------------------------------------------------------------------ queries
 

@@ -4,15 +4,17 @@ one QBO Payment per CRM payment; voided → void; deleted → delete (with the p
 Exactly once (G1): every write's requestid comes from the invoice's business key, not the delivery, so a
 redelivered, retried or redriven event replays QBO's original answer; mappings are written conditionally.
 Order (G3): the FIFO group is the invoice; a snapshot older than the last one applied is skipped.
+Currency (F15): a foreign-currency invoice, and each payment on it, is booked at the CRM's `exchange_rate`
+when the snapshot carries one, else at QBO's own rate for the transaction date (`exchange_rate_for`).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from qbsync.clients.qbo.errors import QboStaleObjectError
+from qbsync.clients.qbo.errors import QboNotFoundError, QboStaleObjectError
 from qbsync.errors import ValidationFailedError
 from qbsync.models.crm_events import InvoiceSnapshot, Payment
 from qbsync.models.mapping_records import Mapping
@@ -23,7 +25,7 @@ from qbsync.sync.crm_events.items import resolve_items
 from qbsync.sync.invoice_mapping import check_written_total, map_invoice, map_invoice_update
 from qbsync.sync.invoice_status import company_today, invoice_accounting
 from qbsync.sync.invoice_status_push import InvoiceStatusPublisher
-from qbsync.sync.receipt_mapping import map_payment
+from qbsync.sync.receipt_mapping import company_date, map_payment
 
 STALE_RETRIES = 3
 
@@ -57,6 +59,33 @@ def _write_mapping_state(ctx: ApplyContext, mapping: Mapping, **changes: Any) ->
     return ctx.mappings.update_state(mapping, {**mapping.state, **changes})
 
 
+def exchange_rate_for(ctx: ApplyContext, currency: str, on: date, *,
+                      crm_rate: Decimal | None) -> Decimal | None:
+    """The ExchangeRate (home units per one `currency` unit) to book a transaction dated `on` (company-local)
+    with; None when QBO takes none: the home currency, or a company without multicurrency (where the mapper
+    refuses a foreign currency with `currency_not_enabled`). The CRM's own rate wins; otherwise QBO's rate
+    table for that date, read at most once per event. QBO would fill in that same rate itself, but sending
+    it puts the rate we book in our own request (and our QBO emulator insists on one)."""
+    company = ctx.company
+    code = currency.upper()
+    if not company.multicurrency or code == company.home_currency.upper():
+        return None
+    if crm_rate is not None:
+        return crm_rate
+    key = f"exchange_rate:{code}:{on.isoformat()}"
+    if key not in ctx.memo:
+        try:
+            ctx.memo[key] = ctx.qbo.exchange_rate(code, on)
+        except QboNotFoundError as missing:
+            # 610: the currency is not one of the QBO company's; no retry will add it.
+            raise ValidationFailedError(
+                f"{code} is not a currency of the QBO company: enable it in QuickBooks, then redrive",
+                code="currency_not_enabled",
+                details={"currency": code, "home_currency": company.home_currency, **missing.details},
+            ) from None
+    return ctx.memo[key]
+
+
 # ---------------------------------------------------------------------------------------------- sent
 def apply_sent(ctx: ApplyContext, snapshot: InvoiceSnapshot) -> Outcome:
     if not ctx.settings.sync.invoices:
@@ -71,10 +100,11 @@ def apply_sent(ctx: ApplyContext, snapshot: InvoiceSnapshot) -> Outcome:
             return _skip("already_synced", existing.qbo_id)
         return apply_updated(ctx, snapshot)
 
+    rate = exchange_rate_for(ctx, snapshot.currency, snapshot.issue_date, crm_rate=snapshot.exchange_rate)
     customer_ref = resolve_customer(ctx, snapshot.customer, currency=snapshot.currency)
     item_refs = resolve_items(ctx, snapshot.lines)
     mapped = map_invoice(snapshot, company=ctx.company, settings=ctx.settings, customer_ref=customer_ref,
-                         item_refs=item_refs)
+                         item_refs=item_refs, exchange_rate=rate)
     created = ctx.qbo.create("Invoice", mapped.body, request_key=ctx.request_key("invoice", snapshot.id, "create"))
     try:
         check_written_total(created, snapshot)
@@ -103,13 +133,14 @@ def apply_updated(ctx: ApplyContext, snapshot: InvoiceSnapshot) -> Outcome:
     last = _state_time(mapping)
     if last is not None and snapshot.updated_at <= last:
         return _skip("stale_snapshot", mapping.qbo_id)
+    rate = exchange_rate_for(ctx, snapshot.currency, snapshot.issue_date, crm_rate=snapshot.exchange_rate)
     customer_ref = resolve_customer(ctx, snapshot.customer, currency=snapshot.currency)
     item_refs = resolve_items(ctx, snapshot.lines)
     for attempt in range(STALE_RETRIES):
         current = ctx.qbo.read("Invoice", mapping.qbo_id)
         mapped = map_invoice_update(snapshot, qbo_invoice_id=mapping.qbo_id, sync_token=str(current["SyncToken"]),
                                     company=ctx.company, settings=ctx.settings, customer_ref=customer_ref,
-                                    item_refs=item_refs)
+                                    item_refs=item_refs, exchange_rate=rate)
         try:
             updated = ctx.qbo.sparse_update(
                 "Invoice", mapping.qbo_id, str(current["SyncToken"]), _changes(mapped.body),
@@ -157,7 +188,13 @@ def apply_payment(ctx: ApplyContext, snapshot: InvoiceSnapshot, payment: Payment
         return Outcome("skipped", "payments", reason="payment_already_applied", qbo_id=existing.qbo_id)
     customer_ref = mapping.state.get("customer_ref") or str(
         ctx.qbo.read("Invoice", mapping.qbo_id)["CustomerRef"]["value"])
-    body = map_payment(crm_payment, invoice_qbo_id=mapping.qbo_id, customer_ref=customer_ref, company=ctx.company)
+    # The snapshot's rate is the invoice's; it books the invoice's payments too (the CRM converts at one
+    # rate, so the invoice's home balance clears exactly when it is paid).
+    crm_rate = snapshot.exchange_rate if crm_payment.currency == snapshot.currency else None
+    rate = exchange_rate_for(ctx, crm_payment.currency, company_date(crm_payment.paid_at, ctx.company),
+                             crm_rate=crm_rate)
+    body = map_payment(crm_payment, invoice_qbo_id=mapping.qbo_id, customer_ref=customer_ref,
+                       company=ctx.company, exchange_rate=rate)
     created = ctx.qbo.create("Payment", body, request_key=ctx.request_key("payment", payment_key))
     try:
         ctx.mappings.create(ctx.tenant_id, ctx.realm_id, "payments", payment_key, str(created["Id"]),

@@ -1,5 +1,6 @@
 """`payment.succeeded` → a QBO SalesReceipt (SPEC F11): the customer matched by e-mail or created; the same
-CRM payment id always maps to the same receipt, and a changed repeat updates it."""
+CRM payment id always maps to the same receipt, and a changed repeat updates it. A foreign-currency receipt is
+booked at the CRM's `exchange_rate`, else at QBO's rate for the company-local day of `paid_at`."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from qbsync.models.crm_events import SucceededPayment
 from qbsync.repositories.mappings import MappingExistsError
 from qbsync.sync.crm_events.context import ApplyContext, Outcome
 from qbsync.sync.crm_events.customers import resolve_customer
+from qbsync.sync.crm_events.invoices import exchange_rate_for
 from qbsync.sync.crm_events.items import resolve_items
 from qbsync.sync.invoice_mapping import check_written_total
-from qbsync.sync.receipt_mapping import map_sales_receipt
+from qbsync.sync.receipt_mapping import company_date, map_sales_receipt
 from qbsync.utils.jsonio import dumps
 
 STALE_RETRIES = 3
@@ -19,7 +21,12 @@ STALE_RETRIES = 3
 def _fingerprint(payment: SucceededPayment) -> str:
     import hashlib
 
-    return hashlib.sha256(dumps(payment.model_dump(mode="json")).encode()).hexdigest()
+    document = payment.model_dump(mode="json")
+    if document.get("exchange_rate") is None:
+        # Without a CRM rate the document is what it was before the field existed, so stored fingerprints
+        # still match and a redelivery stays a no-op.
+        document.pop("exchange_rate", None)
+    return hashlib.sha256(dumps(document).encode()).hexdigest()
 
 
 def apply_payment_succeeded(ctx: ApplyContext, payment: SucceededPayment) -> Outcome:
@@ -29,12 +36,14 @@ def apply_payment_succeeded(ctx: ApplyContext, payment: SucceededPayment) -> Out
     mapping = ctx.mappings.get(ctx.tenant_id, ctx.realm_id, "sales_receipts", payment.id)
     if mapping is not None and mapping.state.get("fingerprint") == fingerprint:
         return Outcome("skipped", "sales_receipts", reason="already_synced", qbo_id=mapping.qbo_id)
+    rate = exchange_rate_for(ctx, payment.currency, company_date(payment.paid_at, ctx.company),
+                             crm_rate=payment.exchange_rate)
     customer_ref = resolve_customer(ctx, payment.customer, currency=payment.currency)
     item_refs = resolve_items(ctx, payment.lines)
 
     if mapping is None:
         mapped = map_sales_receipt(payment, company=ctx.company, settings=ctx.settings, customer_ref=customer_ref,
-                                   item_refs=item_refs)
+                                   item_refs=item_refs, exchange_rate=rate)
         receipt = ctx.qbo.create("SalesReceipt", mapped.body,
                                  request_key=ctx.request_key("sales_receipt", payment.id, "create"))
         check_written_total(receipt, payment)
@@ -48,7 +57,8 @@ def apply_payment_succeeded(ctx: ApplyContext, payment: SucceededPayment) -> Out
     for attempt in range(STALE_RETRIES):
         current = ctx.qbo.read("SalesReceipt", mapping.qbo_id)
         mapped = map_sales_receipt(payment, company=ctx.company, settings=ctx.settings, customer_ref=customer_ref,
-                                   item_refs=item_refs, qbo_receipt=(mapping.qbo_id, str(current["SyncToken"])))
+                                   item_refs=item_refs, exchange_rate=rate,
+                                   qbo_receipt=(mapping.qbo_id, str(current["SyncToken"])))
         changes = {k: v for k, v in mapped.body.items() if k not in ("Id", "SyncToken", "sparse")}
         try:
             receipt = ctx.qbo.sparse_update("SalesReceipt", mapping.qbo_id, str(current["SyncToken"]), changes,
