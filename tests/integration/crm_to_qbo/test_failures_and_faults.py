@@ -71,3 +71,6 @@ def test_a_permanent_error_dead_letters_with_its_reason_and_the_next_invoice_goe
     assert attributes[REASON_CODE]["StringValue"] == "currency_not_enabled"
     assert "EUR" in attributes[REASON_DETAILS]["StringValue"]
     assert created_for(stack, bad["data"]["id"]) == []
+    # refused before anything was written: not even its customer was created
+    emails = [(c.get("PrimaryEmailAddr") or {}).get("Address") for c in stack.qbo_emulator.entities(stack.realm, "Customer")]
+    assert bad["data"]["customer"]["email"] not in emails

@@ -86,6 +86,16 @@ def exchange_rate_for(ctx: ApplyContext, currency: str, on: date, *,
     return ctx.memo[key]
 
 
+PLACEHOLDER_REF = "0"
+
+
+def precheck_invoice(ctx: ApplyContext, snapshot: InvoiceSnapshot, rate: Decimal | None) -> None:
+    """Map with placeholder references before creating any customer or item: an invoice that cannot be
+    represented (currency, tax mapping, numbering, totals) is refused before it leaves anything in QBO."""
+    map_invoice(snapshot, company=ctx.company, settings=ctx.settings, customer_ref=PLACEHOLDER_REF,
+                item_refs={line.id: PLACEHOLDER_REF for line in snapshot.lines}, exchange_rate=rate)
+
+
 # ---------------------------------------------------------------------------------------------- sent
 def apply_sent(ctx: ApplyContext, snapshot: InvoiceSnapshot) -> Outcome:
     if not ctx.settings.sync.invoices:
@@ -101,6 +111,7 @@ def apply_sent(ctx: ApplyContext, snapshot: InvoiceSnapshot) -> Outcome:
         return apply_updated(ctx, snapshot)
 
     rate = exchange_rate_for(ctx, snapshot.currency, snapshot.issue_date, crm_rate=snapshot.exchange_rate)
+    precheck_invoice(ctx, snapshot, rate)
     customer_ref = resolve_customer(ctx, snapshot.customer, currency=snapshot.currency)
     item_refs = resolve_items(ctx, snapshot.lines)
     mapped = map_invoice(snapshot, company=ctx.company, settings=ctx.settings, customer_ref=customer_ref,

@@ -9,7 +9,7 @@ from qbsync.models.crm_events import SucceededPayment
 from qbsync.repositories.mappings import MappingExistsError
 from qbsync.sync.crm_events.context import ApplyContext, Outcome
 from qbsync.sync.crm_events.customers import resolve_customer
-from qbsync.sync.crm_events.invoices import exchange_rate_for
+from qbsync.sync.crm_events.invoices import PLACEHOLDER_REF, exchange_rate_for
 from qbsync.sync.crm_events.items import resolve_items
 from qbsync.sync.invoice_mapping import check_written_total
 from qbsync.sync.receipt_mapping import company_date, map_sales_receipt
@@ -38,6 +38,9 @@ def apply_payment_succeeded(ctx: ApplyContext, payment: SucceededPayment) -> Out
         return Outcome("skipped", "sales_receipts", reason="already_synced", qbo_id=mapping.qbo_id)
     rate = exchange_rate_for(ctx, payment.currency, company_date(payment.paid_at, ctx.company),
                              crm_rate=payment.exchange_rate)
+    # Refuse an unrepresentable receipt before its customer or items are created (placeholder refs).
+    map_sales_receipt(payment, company=ctx.company, settings=ctx.settings, customer_ref=PLACEHOLDER_REF,
+                      item_refs={line.id: PLACEHOLDER_REF for line in payment.lines}, exchange_rate=rate)
     customer_ref = resolve_customer(ctx, payment.customer, currency=payment.currency)
     item_refs = resolve_items(ctx, payment.lines)
 
