@@ -12,15 +12,18 @@ SCHEMATHESIS_VENV := .tools/schemathesis
 export SAM_CLI_TELEMETRY := 0
 # Two workers, one test file each at a time (every file starts its own local stack on free ports).
 PYTEST_ARGS ?= -q -n 2 --dist loadfile
+# xdist workers must collect the same test ids; a fixed hash seed keeps ids built from sets identical.
+export PYTHONHASHSEED := 0
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: help run test test-fast build lock venv tools clean
+.PHONY: help run test test-fast build lock venv tools clean demo
 
 help:
 	@echo "make run    - the whole service locally: moto, local API Gateway, queue workers, schedule, emulators"
 	@echo "make test   - install everything and run every test (what CI runs)"
 	@echo "make build  - sam build (offline, no container)"
 	@echo "make lock   - regenerate the locked requirements from pyproject.toml"
+	@echo "make demo   - a guided tour: connect, sync both ways, payments, a failure and its redrive"
 
 $(UV):
 	$(PYTHON) -m venv $(UV_VENV)
@@ -62,6 +65,10 @@ tools: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(AUDIT_VENV)/.installe
 run: venv
 	$(PY) -m qbsync_local
 
+# A guided walk through the product on the local stack; the stack keeps running afterwards.
+demo: venv
+	$(PY) -m qbsync_local.demo
+
 test: venv tools
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -88,3 +95,13 @@ lock: $(UV)
 
 clean:
 	rm -rf $(VENV) .tools .aws-sam .pytest_cache
+
+# Benchmarks and the chaos run (issue 8; bench/README.md). `make bench` writes bench/results.json and
+# bench/README_TABLE.md; `make chaos` adds its summary to bench/results.json. BENCH_ARGS / CHAOS_ARGS pass
+# options through (e.g. BENCH_ARGS="--only ingest,memory", CHAOS_ARGS="--events 200 --tenants 10").
+.PHONY: bench chaos
+bench: venv $(SAM_VENV)/.installed
+	$(PY) -m bench $(BENCH_ARGS)
+
+chaos: venv
+	$(PY) -m bench.chaos $(CHAOS_ARGS)

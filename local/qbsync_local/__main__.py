@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from qbsync_local.config import LocalConfig
 from qbsync_local.stack import LocalStack
+
+
+def write_stack_file(stack: LocalStack) -> Path:
+    """Where `qbsync-admin --local` finds this stack (moto's address and the stack name)."""
+    from qbsync_local.aws import REGION, STACK_NAME
+
+    path = Path(".local-stack") / "stack.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps({"stack_name": STACK_NAME, "region": REGION, "endpoint_url": stack.moto.url,
+                                "api_url": stack.api.url}))
+    return path
 
 
 def main() -> int:
@@ -21,6 +34,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stack.start()
+    announce = write_stack_file(stack)
     try:
         width = max(len(name) for name, _ in stack.describe())
         print("\nqbsync is running locally:\n", flush=True)
@@ -30,6 +44,7 @@ def main() -> int:
         stop.wait()
     finally:
         print("stopping...", flush=True)
+        announce.unlink(missing_ok=True)
         stack.stop()
     return 0
 

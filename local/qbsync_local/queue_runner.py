@@ -73,6 +73,10 @@ class QueueRunner:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.batches = 0
+        # FIFO groups some poller of this runner is working on. SQS never hands out a message of a group
+        # while another of it is in flight; moto's long poll can (it snapshots the groups when it starts).
+        self._groups_in_flight: set[str] = set()
+        self._groups_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -110,6 +114,36 @@ class QueueRunner:
         ).get("Messages", [])
         if not messages:
             return 0
+        messages = self._claim_groups(messages)
+        if not messages:
+            return 0
+        try:
+            return self._run_batch(messages)
+        finally:
+            with self._groups_lock:
+                for message in messages:
+                    self._groups_in_flight.discard(message.get("Attributes", {}).get("MessageGroupId", ""))
+
+    def _claim_groups(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Keep the messages whose group no other poller holds; give the others back at once."""
+        kept, returned = [], []
+        with self._groups_lock:
+            claimed_now: set[str] = set()
+            for message in messages:
+                group = message.get("Attributes", {}).get("MessageGroupId")
+                if group and group in self._groups_in_flight and group not in claimed_now:
+                    returned.append(message)
+                    continue
+                if group:
+                    self._groups_in_flight.add(group)
+                    claimed_now.add(group)
+                kept.append(message)
+        for message in returned:
+            self._sqs.change_message_visibility(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"],
+                                                VisibilityTimeout=0)
+        return kept
+
+    def _run_batch(self, messages: list[dict[str, Any]]) -> int:
         self.batches += 1
         records = [to_lambda_record(m, queue_arn=self._queue_arn, region=self._region) for m in messages]
         failed_ids = self._invoke(records)

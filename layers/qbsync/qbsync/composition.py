@@ -19,10 +19,12 @@ if TYPE_CHECKING:
     from qbsync.clients.qbo.oauth import IntuitOAuthClient
     from qbsync.models.crm_api import ConnectionUpdate
     from qbsync.queues.publisher import FifoPublisher
+    from qbsync.queues.redrive import DeadLetterQueue
     from qbsync.repositories.connections import ConnectionsRepository
     from qbsync.repositories.mappings import MappingsRepository
     from qbsync.repositories.tenant_settings import TenantSettingsRepository
     from qbsync.repositories.rate_limiter import QboRateLimiter
+    from qbsync.repositories.sync_stats import SyncStatsRepository
     from qbsync.repositories.webhook_dedupe import WebhookDeduplicator
     from qbsync.sync.connect_flow import ConnectFlow
     from qbsync.sync.connection_status import ConnectionStatusReporter
@@ -186,7 +188,19 @@ def connect_flow(redirect_uri: str, settings: Settings | None = None) -> Connect
         read_company=read_company,
         link_secrets=crm_secrets(settings).inbound_values(),
         return_url_allowlist=settings.return_url_allowlist,
+        on_connected=lambda tenant_id, realm_id: after_connect(tenant_id, realm_id, settings),
     )
+
+
+def after_connect(tenant_id: str, realm_id: str, settings: Settings | None = None) -> None:
+    """What follows a (re)connection: the backfill of existing customers and items (issue 6; a company that
+    already has a watermark ignores it), and events dead-lettered with `needs_reauth` for this company go
+    back to their queue (SPEC F2: nothing lost while the tenant reconnects)."""
+    from qbsync.sync.failures import redrive_for_reason
+    from qbsync.sync.poll.wiring import enqueue_backfill
+
+    enqueue_backfill(tenant_id, realm_id, settings=settings)
+    redrive_for_reason(tenant_id, "needs_reauth", realm_id=realm_id)
 
 
 def crm_event_context_factory(settings: Settings | None = None):  # noqa: ANN201 - a ContextFactory
@@ -211,3 +225,69 @@ def crm_event_context_factory(settings: Settings | None = None):  # noqa: ANN201
 
 def clear_caches() -> None:
     _deduplicator.cache_clear()
+
+
+# --- management API and operations (issue 7) ---------------------------------------------------------
+
+
+def sync_stats_repository(settings: Settings | None = None) -> SyncStatsRepository:
+    from qbsync.repositories.sync_stats import SyncStatsRepository
+
+    return SyncStatsRepository(table_name=(settings or get_settings()).connections_table)
+
+
+def dead_letter_queues(settings: Settings | None = None) -> list[DeadLetterQueue]:
+    """Each dead-letter queue with the queue its messages came from (what a redrive sends them back to)."""
+    from qbsync.queues.redrive import DeadLetterQueue
+
+    settings = settings or get_settings()
+    return [
+        DeadLetterQueue(name="crm_events", dlq_url=settings.crm_events_dlq_url,
+                        source_url=settings.crm_events_queue_url),
+        DeadLetterQueue(name="poll_jobs", dlq_url=settings.poll_jobs_dlq_url, source_url=settings.poll_jobs_queue_url),
+    ]
+
+
+def poll_job_queue(settings: Settings | None = None) -> FifoPublisher:
+    from qbsync.queues.publisher import FifoPublisher
+
+    return FifoPublisher(queue_url=(settings or get_settings()).poll_jobs_queue_url)
+
+
+def sync_state_repository(settings: Settings | None = None):  # noqa: ANN201 - issue 6's SyncStateRepository
+    from qbsync.repositories.sync_state import SyncStateRepository
+
+    return SyncStateRepository(table_name=(settings or get_settings()).connections_table)
+
+
+def crm_event_replay_ports(settings: Settings | None = None):  # noqa: ANN201 - a ReplayPorts
+    """The CRM events worker's collaborators, for a dry run (its recorders wrap these)."""
+    from qbsync.sync.dry_run.crm_event_replay import ReplayPorts
+
+    settings = settings or get_settings()
+    lifecycle = token_lifecycle(None, settings)
+    return ReplayPorts(
+        connections=connections_repository(settings), settings_repository=tenant_settings_repository(settings),
+        mappings=mappings_repository(settings), realm_for_event=tenant_connections(settings).realm_for_event,
+        qbo_for=lambda tenant, realm: qbo_client(tenant, realm, lifecycle=lifecycle, settings=settings),
+        environment=settings.intuit_environment,
+    )
+
+
+def poll_dependencies(settings: Settings | None = None, *, remaining_seconds=None):  # noqa: ANN001,ANN201
+    """The poll worker's collaborators (issue 6's `PollDependencies`), for a dry run of a poll: its recorders
+    replace the write side. The CRM client is never called (the dry run records instead)."""
+    from qbsync.repositories.sync_state import RealmMappingsReader
+    from qbsync.sync.poll.runner import PollDependencies
+
+    settings = settings or get_settings()
+    crm = crm_client(settings)
+    lifecycle = token_lifecycle(None, settings, crm=crm)
+    return PollDependencies(
+        connections=connections_repository(settings), tenant_settings=tenant_settings_repository(settings),
+        sync_state=sync_state_repository(settings), mappings=mappings_repository(settings),
+        mapping_reader=RealmMappingsReader(table_name=settings.mappings_table), crm=crm,
+        qbo_for=lambda tenant, realm: qbo_client(tenant, realm, lifecycle=lifecycle, settings=settings),
+        environment=settings.intuit_environment,
+        **({"remaining_seconds": remaining_seconds} if remaining_seconds else {}),
+    )

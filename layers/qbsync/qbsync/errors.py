@@ -54,6 +54,20 @@ class ConflictError(QbsyncError):
     http_status = 409
 
 
+class PreconditionFailedError(QbsyncError):
+    """`If-Match` names a version that is no longer current (someone else wrote since it was read)."""
+
+    code = "precondition_failed"
+    http_status = 412
+
+
+class PreconditionRequiredError(QbsyncError):
+    """A conditional request was required (RFC 6585): the client must send the `If-Match` it read."""
+
+    code = "precondition_required"
+    http_status = 428
+
+
 class PayloadTooLargeError(QbsyncError):
     code = "payload_too_large"
     http_status = 413

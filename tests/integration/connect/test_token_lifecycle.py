@@ -164,3 +164,42 @@ def test_no_token_or_secret_in_any_log_line(full_stack, capsys, caplog):
     assert "tokens refreshed" in text  # the logs were captured
     secrets = issued_tokens(full_stack) | {full_stack.config.intuit_client_secret, full_stack.config.api_key}
     assert not [s for s in secrets if s in text]
+
+
+def test_events_wait_in_the_dlq_while_reauth_is_needed_and_go_through_after_reconnecting(full_stack, wait):
+    from connect_helpers import connect_link, follow_to_callback
+
+    from crm_emulator.builders import invoice_sent
+    from crm_emulator.webhooks import CrmWebhookSender
+    from qbsync.queues.dead_letter import REASON_CODE
+    from qbsync_local.config import DEFAULT_CRM_INBOUND_SECRET
+
+    tenant = "loc_reauth"
+    realm = connect(full_stack, tenant)
+    # The user revoked the app's access in QuickBooks: the next refresh gets invalid_grant
+    grant_for(full_stack, realm).revoked = True
+    full_stack.qbo_emulator.expire_access_tokens(realm)
+    event = invoice_sent(tenant)
+    assert CrmWebhookSender(f"{full_stack.api.url}/webhooks/crm", [DEFAULT_CRM_INBOUND_SECRET]).send(
+        event).status_code == 202
+    sqs = full_stack.aws_client("sqs")
+    dlq = full_stack.queue_url("CrmEventsDeadLetterQueue")
+
+    def waiting_letter():
+        messages = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
+                                       VisibilityTimeout=0).get("Messages", [])
+        return [m for m in messages if event["id"] in m["Body"]]
+
+    (letter,) = wait(waiting_letter, message="the event waiting in the DLQ")
+    assert letter["MessageAttributes"][REASON_CODE]["StringValue"] == "needs_reauth"
+    assert [u["status"] for u in full_stack.crm_emulator.connection_updates(tenant)].count("needs_reauth") == 1
+
+    # The tenant reconnects: the waiting event is redriven and applied, once
+    full_stack.qbo_emulator.set_consent(realm_id=realm)
+    assert follow_to_callback(full_stack, connect_link(full_stack.api.url, tenant)).status_code == 302
+    wait(lambda: full_stack.crm_emulator.invoice_accounting(tenant).get(event["data"]["id"]), timeout=30,
+         message="the invoice applied after the reconnect")
+    invoices = [i for i in full_stack.qbo_emulator.entities(realm, "Invoice")
+                if f"crm_invoice_id={event['data']['id']}]" in str(i.get("PrivateNote", ""))]
+    assert len(invoices) == 1
+    assert waiting_letter() == []

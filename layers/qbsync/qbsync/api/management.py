@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
+from qbsync.api.routes import PUBLIC_MANAGEMENT_ROUTES
 from qbsync.errors import BadRequestError
 from qbsync.models.identifiers import is_crm_id
 from qbsync.secrets import api_key_digest
@@ -16,6 +17,8 @@ from qbsync.utils.jsonio import loads
 
 
 def require_api_key(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Any:
+    if (app.current_event.http_method, app.current_event.path) in PUBLIC_MANAGEMENT_ROUTES:
+        return next_middleware(app)  # the API's own documentation: no key, no secret in it
     digest = api_key_digest(get_settings()).api_key_sha256.get_secret_value()
     verify_api_key(app.current_event.headers, expected_sha256=digest)
     tenant_id = (app.current_event.path_parameters or {}).get("tenant_id")
@@ -24,18 +27,33 @@ def require_api_key(app: APIGatewayHttpResolver, next_middleware: NextMiddleware
     return next_middleware(app)
 
 
-def json_body(app: APIGatewayHttpResolver, *, optional: bool = False) -> dict[str, Any]:
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_body(app: APIGatewayHttpResolver, *, optional: bool = False,
+              allowed_keys: frozenset[str] | None = None) -> dict[str, Any]:
+    """The request's JSON object. NaN/Infinity are refused (not JSON, RFC 8259), and with `allowed_keys` so
+    is any other key: a request that says more than the route understands is refused, never half-obeyed."""
+    import json
+    from decimal import Decimal
+
     raw = app.current_event.decoded_body if app.current_event.body else ""
     if not raw or not raw.strip():
         if optional:
             return {}
         raise BadRequestError("a JSON body is required", code="missing_body")
     try:
-        value = loads(raw)
-    except ValueError:
+        value = json.loads(raw, parse_float=Decimal, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
         raise BadRequestError("the body is not valid JSON", code="malformed_json") from None
     if not isinstance(value, dict):
         raise BadRequestError("the body must be a JSON object", code="malformed_json")
+    if allowed_keys is not None:
+        unknown = sorted(set(value) - allowed_keys)
+        if unknown:
+            raise BadRequestError(f"unknown field(s): {', '.join(unknown)}", code="validation_failed",
+                                  details={"fields": [{"field": name, "reason": "not allowed"} for name in unknown]})
     return value
 
 
@@ -55,7 +73,13 @@ def tenant_realm(app: APIGatewayHttpResolver, tenant_id: str) -> str:
     realm_id = (app.current_event.query_string_parameters or {}).get("realm_id")
     if realm_id is not None and not is_qbo_id(realm_id):
         raise BadRequestError("realm_id must be a QuickBooks company id", code="invalid_realm_id")
-    realm_id = realm_id or connections_repository().default_realm(tenant_id)
+    repository = connections_repository()
+    if realm_id is not None:
+        # Only one of the tenant's own companies: another tenant's realm id is simply not found here.
+        if repository.get(tenant_id, realm_id) is None:
+            raise NotFoundError("this tenant has no connection to that company", code="connection_not_found")
+        return realm_id
+    realm_id = repository.default_realm(tenant_id)
     if realm_id is None:
         raise NotFoundError("unknown tenant: it has never connected QuickBooks", code="tenant_not_found")
     return realm_id

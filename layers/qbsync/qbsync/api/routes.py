@@ -28,7 +28,11 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("GET", "/tenants/{tenant_id}/invoices/{crm_invoice_id}/pdf"),
     ("POST", "/tenants/{tenant_id}/invoices/{crm_invoice_id}/link"),
     ("DELETE", "/tenants/{tenant_id}/links/{object}/{crm_id}"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
 )
+# The management function's routes that need no API key: its own documentation (no secret in it).
+PUBLIC_MANAGEMENT_ROUTES = frozenset({("GET", "/openapi.json"), ("GET", "/docs")})
 
 
 def path_pattern(template_path: str) -> re.Pattern[str]:

@@ -26,3 +26,12 @@ def is_crm_id(value: str | None) -> bool:
 
 def is_qbo_id(value: str | None) -> bool:
     return bool(value) and bool(_qbo_id.fullmatch(value))  # type: ignore[arg-type]
+
+
+# One e-mail address as QBO takes it: local@domain.tld, no spaces, lists, quotes or control characters.
+_single_email = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                           r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+
+
+def is_single_email(value: str | None) -> bool:
+    return bool(value) and len(value) <= 100 and bool(_single_email.fullmatch(value))  # type: ignore[arg-type]

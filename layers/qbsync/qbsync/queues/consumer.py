@@ -24,6 +24,9 @@ from qbsync.observability import logger
 from qbsync.queues.dead_letter import DeadLetterPublisher, DeadLetterReason
 
 RecordHandler = Callable[[SQSRecord], Any]
+# Told about each record dead-lettered with a reason (e.g. to count it per tenant). It runs after the
+# message is safely on the DLQ, and whatever it raises is logged and dropped: it never changes a record's fate.
+DeadLetterCallback = Callable[[SQSRecord, QbsyncError], None]
 
 
 def _producer_attributes(record: SQSRecord) -> dict[str, dict[str, str]]:
@@ -34,7 +37,18 @@ def _producer_attributes(record: SQSRecord) -> dict[str, dict[str, str]]:
     return attributes
 
 
-def dead_lettering(handler: RecordHandler, publisher: DeadLetterPublisher) -> RecordHandler:
+def _notify(on_dead_letter: DeadLetterCallback | None, record: SQSRecord, error: QbsyncError) -> None:
+    if on_dead_letter is None:
+        return
+    try:
+        on_dead_letter(record, error)
+    except Exception as callback_error:  # noqa: BLE001 - bookkeeping must not fail a dead-lettered record
+        logger.warning("dead-letter callback failed", extra={"error_type": type(callback_error).__name__,
+                                                             "message_id": record.message_id})
+
+
+def dead_lettering(handler: RecordHandler, publisher: DeadLetterPublisher,
+                   on_dead_letter: DeadLetterCallback | None = None) -> RecordHandler:
     """Wrap a record handler so that permanent errors dead-letter the record with their reason."""
 
     def handle(record: SQSRecord) -> Any:
@@ -54,6 +68,7 @@ def dead_lettering(handler: RecordHandler, publisher: DeadLetterPublisher) -> Re
                 attributes=_producer_attributes(record),
                 reason=DeadLetterReason(code=error.code, message=error.message, details=error.details),
             )
+            _notify(on_dead_letter, record, error)
             return {"dead_lettered": error.code}
 
     return handle
@@ -65,6 +80,7 @@ def process_fifo_batch(
     *,
     record_handler: RecordHandler,
     dead_letters: DeadLetterPublisher,
+    on_dead_letter: DeadLetterCallback | None = None,
 ) -> dict[str, Any]:
     processor = SqsFifoPartialProcessor(skip_group_on_error=True)
     # Report every failed record instead of raising when a whole batch fails: the records are retried the
@@ -72,7 +88,7 @@ def process_fifo_batch(
     processor.raise_on_entire_batch_failure = False
     return process_partial_response(
         event=event,
-        record_handler=dead_lettering(record_handler, dead_letters),
+        record_handler=dead_lettering(record_handler, dead_letters, on_dead_letter),
         processor=processor,
         context=context,
     )

@@ -183,6 +183,19 @@ class ConnectionsRepository:
             records.extend(_record(item) for item in page.get("Items", []))
         return records
 
+    def iter_all(self) -> Iterator[ConnectionSummary]:
+        """Every connection of every tenant, whatever its status (the operator's `tenants` listing)."""
+        paginator = self._client().get_paginator("scan")
+        for page in paginator.paginate(
+            TableName=self._table_name,
+            FilterExpression="begins_with(sk, :prefix)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_values({":prefix": CONNECTION_SK_PREFIX}),
+            ProjectionExpression="tenant_id, realm_id, #status",
+        ):
+            for item in page.get("Items", []):
+                yield ConnectionSummary.model_validate(from_item(item))
+
     def iter_connected(self) -> Iterator[ConnectionSummary]:
         """Every connection whose status is `connected`, across tenants (the scheduler's full scan)."""
         paginator = self._client().get_paginator("scan")

@@ -39,13 +39,15 @@ class WebhookDeduplicator:
             expires_after_seconds=expires_after_seconds,
         )
 
-    def __call__(self, webhook_id: str, enqueue: Callable[[], str]) -> bool:
+    def __call__(self, webhook_id: str, enqueue: Callable[[], str], *, tenant_id: str) -> bool:
         marker = uuid.uuid4().hex
 
+        # The record's key starts with the tenant (every key of ours names its tenant; an operator can find
+        # one tenant's records), then Powertools' hash of the webhook id.
         @idempotent_function(data_keyword_argument="webhook", persistence_store=self._persistence,
-                             config=self._config)
+                             config=self._config, key_prefix=f"crm_webhook#{tenant_id}")
         def crm_webhook_once(webhook: dict[str, str]) -> dict[str, str]:
-            return {"marker": marker, "message_id": enqueue()}
+            return {"marker": marker, "message_id": enqueue(), "tenant_id": tenant_id}
 
         try:
             result = crm_webhook_once(webhook={"webhook_id": webhook_id})

@@ -96,8 +96,12 @@ def origin_of(url: str) -> str | None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
         return None
+    try:
+        port_number = parts.port
+    except ValueError:  # "localhost:8080.evil.example.com": not a port, not an origin we know
+        return None
     default_port = {"http": 80, "https": 443}[parts.scheme]
-    port = parts.port if parts.port not in (None, default_port) else None
+    port = port_number if port_number not in (None, default_port) else None
     return f"{parts.scheme}://{parts.hostname}{f':{port}' if port else ''}".lower()
 
 
@@ -131,6 +135,7 @@ class ConnectFlow:
         read_company: CompanyReader,
         link_secrets: Sequence[str],
         return_url_allowlist: Sequence[str],
+        on_connected: Callable[[str, str], None] | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._repository = repository
@@ -140,6 +145,7 @@ class ConnectFlow:
         self._read_company = read_company
         self._link_secrets = link_secrets
         self._allowlist = return_url_allowlist
+        self._on_connected = on_connected
         self._clock = clock
 
     # ------------------------------------------------------------------ GET /connect
@@ -204,6 +210,12 @@ class ConnectFlow:
         logger.info("company connected", extra={"tenant_id": tenant_id, "realm_id": realm_id})
         self._status_reporter.tell_crm(record, best_effort=True)
         self._lifecycle.warn_if_expiring(record)
+        if self._on_connected is not None:
+            # Events that waited for this (re)connection in the dead-letter queue go through now.
+            try:
+                self._on_connected(tenant_id, realm_id)  # type: ignore[arg-type]
+            except Exception as error:  # noqa: BLE001 - the browser still gets its answer; operators can redrive
+                logger.warning("after-connect step failed", extra={"error_type": type(error).__name__})
         return ConnectedCompany(tenant_id=tenant_id, realm_id=realm_id,  # type: ignore[arg-type]
                                 company_name=company.company_name, return_url=state.return_url)
 

@@ -36,8 +36,9 @@ class EventQueue(Protocol):
                 attributes: dict[str, str] | None = None) -> str: ...
 
 
-Deduplicate = Callable[[str, Callable[[], str]], bool]
-"""(webhook_id, enqueue) → True when this webhook id is new (and `enqueue` ran), False for a repeat."""
+class Deduplicate(Protocol):
+    def __call__(self, webhook_id: str, enqueue: Callable[[], str], *, tenant_id: str) -> bool:
+        """True when this webhook id is new (and `enqueue` ran), False for a repeat."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,26 @@ def message_group(tenant_id: str, event: object) -> str:
     return fifo_id(f"{tenant_id}#invoice#{event.data.id}")  # type: ignore[attr-defined]
 
 
+def _record_ids(event: object) -> list[tuple[str, str | None]]:
+    data = event.data  # type: ignore[attr-defined]
+    ids = [("data.id", data.id), ("data.customer.crm_contact_id", data.customer.crm_contact_id)]
+    if getattr(data, "deal_id", None) is not None:
+        ids.append(("data.deal_id", data.deal_id))
+    payment = getattr(data, "payment", None)
+    if payment is not None:
+        ids.append(("data.payment.id", payment.id))
+    return ids
+
+
+def check_record_ids(event: object) -> None:
+    """CRM ids become keys, QBO notes and CRM URL path segments later: refuse any that could change a path
+    (`..`, `/`) or a key, naming the field (same rule as tenant ids: qbsync.models.identifiers)."""
+    for field, value in _record_ids(event):
+        if value is not None and not is_crm_id(value):
+            raise BadRequestError(f"{field} is not a valid CRM id", code="invalid_event",
+                                  details={"field": field, "reason": "letters, digits and _ . : @ - only; no '..'"})
+
+
 def ingest_crm_webhook(
     *,
     body: bytes,
@@ -94,6 +115,7 @@ def ingest_crm_webhook(
         raise BadRequestError("tenant_id is malformed", code="invalid_event", details={"field": "tenant_id"})
     if event.realm_id is not None and not is_qbo_id(event.realm_id):
         raise BadRequestError("realm_id is malformed", code="invalid_event", details={"field": "realm_id"})
+    check_record_ids(event)
     realm_id, reason = connections.realm_for_event(event.tenant_id, event.realm_id)
     if realm_id is None:
         return IngestOutcome("ignored", event_id=event.id, reason=reason)
@@ -111,6 +133,6 @@ def ingest_crm_webhook(
             attributes={"tenant_id": event.tenant_id, "event_type": event.type, "event_id": event.id},
         )
 
-    if not deduplicate(webhook_id, enqueue):
+    if not deduplicate(webhook_id, enqueue, tenant_id=event.tenant_id):
         return IngestOutcome("duplicate", event_id=event.id, reason="webhook_id_already_received")
     return IngestOutcome("accepted", event_id=event.id)

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from qbsync.clients.qbo.errors import QboNotFoundError, QboStaleObjectError
-from qbsync.errors import ValidationFailedError
+from qbsync.errors import ConflictError, RetryableError, ValidationFailedError
 from qbsync.models.crm_events import InvoiceSnapshot, Payment
 from qbsync.models.mapping_records import Mapping
 from qbsync.repositories.mappings import MappingExistsError
@@ -56,7 +56,17 @@ def _skip(reason: str, qbo_id: str | None = None) -> Outcome:
 
 
 def _write_mapping_state(ctx: ApplyContext, mapping: Mapping, **changes: Any) -> Mapping:
-    return ctx.mappings.update_state(mapping, {**mapping.state, **changes})
+    """Merge `changes` into the pair's state. The poll writes to the same pair (e.g. the status it last
+    reported): on a lost race, re-read and merge again instead of failing the event."""
+    for _ in range(5):
+        try:
+            return ctx.mappings.update_state(mapping, {**mapping.state, **changes})
+        except ConflictError:
+            fresh = ctx.mappings.get(mapping.tenant_id, mapping.realm_id, mapping.object_type, mapping.crm_id)
+            if fresh is None:
+                raise
+            mapping = fresh
+    raise RetryableError("the invoice's pairing kept changing; retrying the event", code="mapping_contention")
 
 
 def exchange_rate_for(ctx: ApplyContext, currency: str, on: date, *,
