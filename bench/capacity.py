@@ -9,7 +9,6 @@ come from infra/template.yaml.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import yaml

@@ -317,8 +317,8 @@ class Bench:
 
 def start_bench(*, pollers: int = 2, function_concurrency: int = 4, retry_delay_seconds: float = 0,
                 poll_interval_seconds: int = 3600, throttle_wait_seconds: float = 1,
-                schedules: bool = False, runners: bool = True, extra_parameters: dict[str, str] | None = None,
-                before_functions: Callable[[], None] | None = None) -> Bench:
+                schedules: bool = False, runners: bool = True,
+                extra_parameters: dict[str, str] | None = None) -> Bench:
     """The local stack as `make run` has it, on free ports, logging at WARNING, with our queue runners.
     `throttle_wait_seconds` is the QboThrottleWaitSeconds template parameter (a 429 without Retry-After is
     waited out that long instead of QBO's 60 s)."""
@@ -330,8 +330,6 @@ def start_bench(*, pollers: int = 2, function_concurrency: int = 4, retry_delay_
         log_level="WARNING", function_concurrency=function_concurrency, queue_pollers=pollers,
         extra_parameters={"QboThrottleWaitSeconds": f"{throttle_wait_seconds:g}", **(extra_parameters or {})},
     )
-    if before_functions is not None:
-        before_functions()
     stack = LocalStack(config, start_queue_runners=False, start_schedules=schedules).start()
     bench = Bench(stack=stack, runners=Runners(stack, pollers=pollers))
     try:

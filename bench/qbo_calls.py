@@ -95,14 +95,14 @@ def _rep_events(rep: int, known: dict[str, Any], lines: list[dict[str, Any]]) ->
 
 
 def run(*, reps: int = 5) -> dict[str, Any]:
+    from crm_emulator import builders as b
+
     report.say(f"qbo_calls: {reps} repetitions of each operation, one event at a time")
     samples: dict[str, list[dict[str, Any]]] = defaultdict(list)
     with start_bench(pollers=2, function_concurrency=2) as bench:
         bench.qbo.set_webhooks(auto=False)
         bench.connect(TENANT)
         cost = EventCost(bench)
-        from crm_emulator import builders as b
-
         known = b.customer(crm_contact_id="con_bench_known", email="known@bench.example.com")
         lines = [b.line("Website redesign", 1, "1500.00", sku="WEB-REDESIGN", taxes=[b.tax("CA sales tax", "8.25")]),
                  b.line("Consulting", "2.5", "120.00", sku="CONSULT-HR", taxes=[b.tax("CA sales tax", "8.25")])]

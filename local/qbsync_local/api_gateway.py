@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from qbsync_local.logs import log
 _TEXT_TYPES = ("application/json", "application/xml", "application/x-www-form-urlencoded",
                "application/cloudevents+json", "application/text")
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's own request payload limit
+_RESOLVER_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,13 @@ class LocalHttpApi:
         else:
             body = request.get_data(cache=False)
             try:
-                response = to_response(route.function.invoke(build_event(request, route, params, body)))
+                # Powertools' resolvers keep the current event on a class attribute (shared by every router
+                # in the process). In Lambda each process serves one request; here all API functions share
+                # one process, so API requests run one at a time, or a QBO webhook's event could be read by
+                # a concurrent management call.
+                with _RESOLVER_LOCK:
+                    result = route.function.invoke(build_event(request, route, params, body))
+                response = to_response(result)
             except Exception:  # a crashed handler is API Gateway's 500, as in AWS
                 log.exception("handler %s crashed", route.function.spec.logical_id)
                 response = _json_error(500, "Internal Server Error")

@@ -308,9 +308,9 @@ def _finish(stack: LocalStack, runs: list[CaseRun], dead: dict[str, list[dict[st
 @pytest.fixture(scope="module")
 def corpus_run(corpus_stack: LocalStack) -> dict[str, CaseRun]:
     """Stage by stage: every invoice and receipt first, then the first payment of every invoice, then the
-    second... One invoice's events share a FIFO group, so SQS hands them out one at a time; the local stack's
-    moto does not always (a long poll that started before a group went in flight can take the group's next
-    message), so the next event of an invoice is sent only once the previous one has been applied."""
+    second... One invoice's events share a FIFO group, so SQS hands them out one at a time; moto's long polls
+    do not always (see tests/integration/local_stack/test_queue_runner_fifo_groups.py). Sending an invoice's
+    next event only once the previous one was applied keeps this test about arithmetic either way."""
     stack = corpus_stack
     realms = {group["group"]: _prepare_company(stack, group) for group in GROUPS}
     now = datetime.now(UTC).replace(microsecond=0)
