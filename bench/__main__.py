@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 import traceback
@@ -26,7 +27,8 @@ BENCHMARKS: dict[str, tuple[Any, dict[str, Any], dict[str, Any]]] = {
     "qbo_calls": (qbo_calls.run, {}, {"reps": 1}),
     "qbo_to_crm": (qbo_to_crm.run, {}, {"webhook_samples": 3, "poll_samples": 2, "bulk_customers": 500,
                                         "bulk_reps": 2}),
-    "throughput": (throughput.run, {}, {"events": 300, "calibration_events": 60, "inflight_events": 160}),
+    "throughput": (throughput.run, {}, {"events": 300, "calibration_events": 60, "inflight_events": 160,
+                                        "pacing_calls": 600}),
 }
 
 
@@ -48,19 +50,24 @@ def main(argv: list[str] | None = None) -> int:
     results.setdefault("benchmarks", {})
     results["machine"] = machine()
     seconds: dict[str, float] = {}
+    load_avg: dict[str, list[float]] = {}
     for name in chosen:
         run, full, quick = BENCHMARKS[name]
         started = time.monotonic()
+        load_avg[name] = [round(os.getloadavg()[0], 2)]
         try:
             results["benchmarks"][name] = run(**(quick if args.quick else full))
         except Exception as error:  # noqa: BLE001 - one failing benchmark must not hide the others
             report.say(f"  {name} failed: {error!r}")
             results["benchmarks"][name] = {"error": repr(error), "traceback": traceback.format_exc()[-4000:]}
         seconds[name] = round(time.monotonic() - started, 1)
+        load_avg[name].append(round(os.getloadavg()[0], 2))
         report.say(f"  ({name}: {seconds[name]:.0f} s)")
     results["generated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     results["quick"] = args.quick
     results["seconds"] = {**results.get("seconds", {}), **seconds}
+    # the 1-minute load average when each benchmark started and ended: this machine is shared
+    results["load_average"] = {**results.get("load_average", {}), **load_avg}
     target.write_text(json.dumps(results, indent=2, default=str) + "\n")
     report.say("")
     report.say(text(results))

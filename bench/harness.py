@@ -319,7 +319,8 @@ def start_bench(*, pollers: int = 2, function_concurrency: int = 4, retry_delay_
                 poll_interval_seconds: int = 3600, throttle_wait_seconds: float = 1,
                 schedules: bool = False, runners: bool = True,
                 extra_parameters: dict[str, str] | None = None) -> Bench:
-    """The local stack as `make run` has it, on free ports, logging at WARNING, with our queue runners.
+    """The local stack as `make run` has it (handlers logging at INFO, the product default), on free ports,
+    with our queue runners.
     `throttle_wait_seconds` is the QboThrottleWaitSeconds template parameter (a 429 without Retry-After is
     waited out that long instead of QBO's 60 s)."""
     from qbsync_local.config import LocalConfig
@@ -327,7 +328,7 @@ def start_bench(*, pollers: int = 2, function_concurrency: int = 4, retry_delay_
 
     config = LocalConfig(
         api_port=0, retry_delay_seconds=retry_delay_seconds, poll_interval_seconds=poll_interval_seconds,
-        log_level="WARNING", function_concurrency=function_concurrency, queue_pollers=pollers,
+        log_level="INFO", function_concurrency=function_concurrency, queue_pollers=pollers,
         extra_parameters={"QboThrottleWaitSeconds": f"{throttle_wait_seconds:g}", **(extra_parameters or {})},
     )
     stack = LocalStack(config, start_queue_runners=False, start_schedules=schedules).start()

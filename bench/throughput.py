@@ -43,7 +43,7 @@ from bench.scaled_limits import ScaledClock, ScaledLimiter
 TENANT = "bench_throughput"
 QBO_LIMIT_PER_MINUTE = 500
 QBO_MAX_IN_FLIGHT = 10
-HEADROOM = 0.6
+HEADROOM = 0.5
 REALISTIC_QBO_LATENCY_MS = 150  # in QBO's (scaled) time
 
 
@@ -154,16 +154,78 @@ def _applied(bench: Bench) -> int:
     return len(bench.crm.invoice_accounting(TENANT))
 
 
-def run(*, events: int = 2000, calibration_events: int = 150, inflight_events: int = 300) -> dict[str, Any]:
+def _limiter_pacing(bench: Bench, realm: str, *, calls: int, threads: int, scale: float) -> dict[str, Any]:
+    """The product's limiter and QBO client alone, without the rest of the worker: `threads` callers each
+    doing `QboClient.company_info()` through `QboRateLimiter` (on the scaled clock) until `calls` are made.
+    Cheap enough per call that this machine is not the bottleneck: it shows how close qbsync's pacing itself
+    comes to QBO's limit."""
+    import requests as http
+
+    from qbsync.clients.qbo.client import QboClient
+    from qbsync.clients.qbo.retry import RetryPolicy
+    from qbsync.repositories.rate_limiter import QboRateLimiter
+    from qbsync_local.config import DEFAULT_INTUIT_CLIENT_ID
+
+    clock = ScaledClock(scale)
+    token = bench.qbo.issue_tokens(DEFAULT_INTUIT_CLIENT_ID, realm)["access_token"]
+    table = bench.stack.deployed.physical_ids["RateLimitTable"]
+    left = [calls]
+    lock = threading.Lock()
+
+    def caller() -> None:
+        session = http.Session()
+        session.headers["Authorization"] = f"Bearer {token}"
+        qbo = QboClient(realm_id=realm, api_base_url=bench.qbo.api_base_url, session=session,
+                        limiter=QboRateLimiter(table_name=table, clock=clock.time, sleep=clock.sleep),
+                        retry_policy=RetryPolicy(throttled_delay_seconds=min(60.0, 60.0 / scale)),
+                        sleep=clock.sleep)
+        while True:
+            with lock:
+                if left[0] <= 0:
+                    return
+                left[0] -= 1
+            qbo.company_info()
+
+    bench.qbo.set_faults(rate_limit_per_minute=QBO_LIMIT_PER_MINUTE, max_in_flight=QBO_MAX_IN_FLIGHT,
+                         time_scale=scale, latency_ms=round(REALISTIC_QBO_LATENCY_MS / scale), error_rate_429=0.0)
+    bench.qbo.reset_counters()
+    sampler = CallSampler(bench.qbo).start()
+    workers = [threading.Thread(target=caller, name=f"pacing-{i}") for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    sampler.stop()
+    counters = bench.qbo.counters()
+    first, last, made = sampler.active_span()
+    qbo_minute = 60 / scale
+    steady_start = first + qbo_minute
+    steady = sampler.count_at(last) - sampler.count_at(steady_start)
+    rate = steady / (last - steady_start) if last - steady_start > qbo_minute / 2 else None
+    windows = sampler.window_counts(qbo_minute, steady_start, last)
+    limit = QBO_LIMIT_PER_MINUTE / 60 * scale
+    result = {"calls": made, "threads": threads, "time_scale": scale,
+              "rate_per_qbo_minute": None if rate is None else round(rate * qbo_minute, 1),
+              "rate_fraction_of_limit": None if rate is None else round(rate / limit, 4),
+              "window_fractions": [round(n / QBO_LIMIT_PER_MINUTE, 3) for n in windows],
+              "throttled_429": counters["throttled_429"],
+              "max_in_flight_seen": max(counters["max_in_flight_seen"].values() or [0])}
+    result["met"] = (result["rate_fraction_of_limit"] or 0) >= 0.9
+    return result
+
+
+def run(*, events: int = 2000, calibration_events: int = 150, inflight_events: int = 300,
+        pacing_calls: int = 1500) -> dict[str, Any]:
     from crm_emulator import builders as b
 
     report.say(f"throughput: {events} invoice events for one company under QBO's limits (time-scaled)")
     clock = ScaledClock(scale=1000.0)  # calibration: qbsync's limiter effectively off
     limiter = ScaledLimiter(clock).install()
     try:
-        with start_bench(pollers=8, function_concurrency=16, runners=False) as bench:
+        # A 429 is waited out as QBO asks (60 s, the most QboThrottleWaitSeconds allows), not shortened.
+        with start_bench(pollers=8, function_concurrency=16, runners=False, throttle_wait_seconds=60) as bench:
             bench.qbo.set_webhooks(auto=False)  # a poll per QBO change would add its own calls
-            bench.connect(TENANT)
+            realm = bench.connect(TENANT)
             _preload = Preloader(bench)
             bench.qbo.set_faults(rate_limit_per_minute=10**9, max_in_flight=10**6, time_scale=1.0, latency_ms=0)
             customers = [b.customer(crm_contact_id=f"con_tp_{i}", email=f"tp{i}@bench.example.com")
@@ -258,6 +320,13 @@ def run(*, events: int = 2000, calibration_events: int = 150, inflight_events: i
             report.say(f"  in-flight cap: max {inflight['max_in_flight_seen']} in flight (mean "
                        f"{inflight['mean_in_flight']}), 429s {inflight['throttled_429']}, applied "
                        f"{inflight['events_applied']}/{inflight_events}")
+
+            # -------------------------------------------------------------- the limiter's own pacing
+            pacing = _limiter_pacing(bench, realm, calls=pacing_calls, threads=12, scale=1.0)
+            report.say(f"  limiter alone ({pacing_calls} calls, 12 callers, real time): "
+                       f"{pacing['rate_per_qbo_minute']} per minute ({pacing['rate_fraction_of_limit']} of 500), "
+                       f"windows {pacing['window_fractions']}, 429s {pacing['throttled_429']}, max in flight "
+                       f"{pacing['max_in_flight_seen']}")
     finally:
         limiter.uninstall()
-    return {"sustained": main, "in_flight_cap": inflight}
+    return {"sustained": main, "in_flight_cap": inflight, "limiter_pacing": pacing}
