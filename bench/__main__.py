@@ -17,7 +17,7 @@ from typing import Any
 from bench import cold_start, ingest, memory, qbo_calls, qbo_to_crm, throughput
 from bench.harness import REPO, machine, report
 from bench.results import RESULTS, load
-from bench.table import markdown, text
+from bench.table import text
 
 # Order: the build first (memory reuses it); the long throughput run last.
 BENCHMARKS: dict[str, tuple[Any, dict[str, Any], dict[str, Any]]] = {
@@ -74,8 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     report.say("")
     report.say(f"written: {target.relative_to(REPO)}")
     if not args.quick:
-        (REPO / "bench" / "README_TABLE.md").write_text(markdown(results))
-        report.say("written: bench/README_TABLE.md")
+        from bench.readme_sync import rebuild
+
+        report.say("written: " + ", ".join(rebuild(results)))
     return 0
 
 

@@ -359,13 +359,18 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def has_inputs(results: dict[str, Any]) -> bool:
+    benchmarks = results.get("benchmarks", {})
+    return "qbo_calls" in benchmarks and "idle_poll" in (benchmarks.get("qbo_to_crm") or {})
+
+
 def main() -> int:
+    from bench.readme_sync import rebuild
+
     results = load()
-    if "qbo_calls" not in results.get("benchmarks", {}) or "idle_poll" not in results["benchmarks"].get(
-            "qbo_to_crm", {}):
+    if not has_inputs(results):
         raise SystemExit("bench/results.json lacks qbo_calls or qbo_to_crm.idle_poll: run `make bench` first")
-    (REPO / "bench" / "CAPACITY.md").write_text(render(results))
-    print("written: bench/CAPACITY.md")
+    print("written: " + ", ".join(rebuild(results)))
     return 0
 
 

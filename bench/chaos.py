@@ -370,8 +370,10 @@ def main(argv: list[str] | None = None) -> int:
     summary = run(events=args.events, tenants=args.tenants, seed=args.seed, qbo_webhooks=args.qbo_webhooks)
     print_summary(summary)
     if not args.no_write:
+        from bench.readme_sync import rebuild
+
         save_section("chaos", summary)
-        report.say("written to bench/results.json (section 'chaos')")
+        report.say("written to bench/results.json (section 'chaos'), " + ", ".join(rebuild()))
     return 0 if summary["passed"] else 1
 
 
