@@ -81,6 +81,7 @@ build: tools
 
 lock: $(UV)
 	$(UV) pip compile --quiet --python-version 3.11 pyproject.toml -o layers/dependencies/requirements.txt \
+	  --no-emit-package botocore --no-emit-package python-dateutil --no-emit-package six \
 	  --custom-compile-command "make lock"
 	$(UV) pip compile --quiet --python-version 3.11 pyproject.toml --extra dev -o requirements/dev.lock \
 	  --custom-compile-command "make lock"

@@ -13,6 +13,8 @@ Planted permanent errors (each fixable, then redriven):
 - `needs_reauth`: one tenant whose QBO authorization is revoked at Intuit before its events arrive (as when
   the refresh token has expired): every one of its events is dead-lettered. Fix: the customer reconnects
   (the OAuth dance again), redrive.
+- `invoice_sent_dead_lettered`: the events after a planted `invoice.sent` (updated, paid, voided, deleted)
+  wait on the DLQ behind it; once the sent is applied they go back to the queue by themselves, in order.
 
 Duplicates: `duplicate_rate` of the events are delivered 2 or 3 times in all. Each extra delivery is one of:
 the sender's immediate retry (same webhook-id), a late redelivery (same webhook-id, after later events of
@@ -45,6 +47,7 @@ LIFECYCLES: list[tuple[tuple[str, ...], int]] = [
 US_TAX = ("CA sales tax", "8.25")
 GB_TAX = ("VAT", "20")
 GB_PLANTED_TAX = ("VAT reduced", "5")
+WAITING_BEHIND_SENT = "invoice_sent_dead_lettered"  # an invoice's later events, behind its dead-lettered sent
 PRODUCTS = [("Consulting", "120.00"), ("Design", "95.50"), ("Hosting", "19.99"), ("Support plan", "49.00"),
             ("Training day", "850.00"), ("Setup fee", "199.00")]
 # GB prices are multiples of 0.20, so 20 % and 5 % VAT are whole cents on every line: whether VAT is rounded
@@ -196,6 +199,11 @@ def build_plan(*, seed: int = 20261123, events: int = 1000, tenants: int = 20, d
                 for event in group:
                     if event["tenant_id"] == tenant.tenant_id:
                         planted[event["id"]] = "needs_reauth"
+    for group in per_group.values():
+        # The events after a dead-lettered invoice.sent wait on the DLQ behind it (qbsync.sync.crm_events.holds).
+        if group[0]["type"] == "invoice.sent" and group[0]["id"] in planted:
+            for event in group[1:]:
+                planted[event["id"]] = WAITING_BEHIND_SENT
 
     # ---------------------------------------------------------------- deliveries
     group_deliveries: dict[str, list[Delivery]] = {}

@@ -9,6 +9,10 @@ from typing import Any
 import pytest
 from waiting import wait_until
 
+# Every log line and captured output of the whole run is scanned for secrets, tokens, codes and whole
+# payloads (issue 9 §3); a finding fails the test it was logged in. See tests/support/log_capture_plugin.py.
+pytest_plugins = ["log_capture_plugin"]
+
 # Nothing in a test run may reach a real AWS account, whatever the developer's shell holds.
 for _name, _value in {
     "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",

@@ -11,7 +11,7 @@ from qbsync.api.pages import page, redirect
 from qbsync.api.resolver import build_resolver
 from qbsync.composition import connect_flow
 from qbsync.errors import QbsyncError
-from qbsync.observability import logger
+from qbsync.observability import logger, trace_handler
 from qbsync.settings import get_settings
 from qbsync.sync.connect_flow import ConsentDeniedError, with_query
 
@@ -64,5 +64,6 @@ def oauth_disconnected():
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@trace_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from qbsync.api.resolver import build_resolver, json_response, raw_body
 from qbsync.composition import crm_event_queue, tenant_connections, webhook_deduplicator
-from qbsync.observability import logger, metrics
+from qbsync.observability import annotate, logger, metrics, trace_handler
 from qbsync.secrets import crm_secrets
 from qbsync.settings import get_settings
 from qbsync.sync.crm_ingest import ingest_crm_webhook
@@ -26,13 +26,15 @@ def crm_webhook():
         queue=crm_event_queue(settings),
         deduplicate=webhook_deduplicator(settings),
     )
+    annotate(tenant_id=outcome.tenant_id, event_id=outcome.event_id)
     logger.info("crm webhook", extra={"outcome": outcome.status, "reason": outcome.reason,
-                                      "event_id": outcome.event_id})
+                                      "event_id": outcome.event_id, "tenant_id": outcome.tenant_id})
     metrics.add_metric(name=f"CrmWebhook_{outcome.status}", unit=MetricUnit.Count, value=1)
     return json_response(outcome.http_status, outcome.body())
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@trace_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

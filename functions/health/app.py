@@ -5,7 +5,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from qbsync.api.resolver import build_resolver, json_response
 from qbsync.health import check_health
-from qbsync.observability import logger
+from qbsync.observability import logger, trace_handler
 from qbsync.queues.queue_probe import QueueProbe
 from qbsync.repositories.table_probe import TableProbe
 from qbsync.settings import get_settings
@@ -26,5 +26,6 @@ def health():
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@trace_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

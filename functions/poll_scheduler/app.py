@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from qbsync.composition import connections_repository, tenant_settings_repository
-from qbsync.observability import logger
+from qbsync.observability import logger, trace_handler
 from qbsync.repositories.sync_state import SyncStateRepository
 from qbsync.settings import get_settings
 from qbsync.sync.poll.wiring import poll_jobs_queue, schedule_tick
@@ -14,6 +14,7 @@ from qbsync.sync.poll_schedule import CompanyDueness, enqueue_poll_jobs
 
 
 @logger.inject_lambda_context
+@trace_handler
 @event_source(data_class=EventBridgeEvent)
 def handler(event: EventBridgeEvent, context: LambdaContext) -> dict:
     settings = get_settings()

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from qbsync.api.resolver import build_resolver, json_response, raw_body
 from qbsync.composition import connections_repository
-from qbsync.observability import logger, metrics
+from qbsync.observability import logger, metrics, trace_handler
 from qbsync.secrets import intuit_credentials
 from qbsync.settings import get_settings
 from qbsync.sync.poll.webhook import ingest_qbo_webhook
@@ -36,5 +36,6 @@ def qbo_webhook():
 
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@trace_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

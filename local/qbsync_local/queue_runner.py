@@ -6,18 +6,35 @@ delete the messages that succeeded (with ReportBatchItemFailures, every record n
 visibility timeout passes; SQS itself moves a message to the DLQ after maxReceiveCount receives (moto does
 this as SQS does). The one local liberty: instead of waiting out the queue's visibility timeout (minutes), a
 failed message becomes visible again after `retry_delay_seconds`.
+
+FIFO order: SQS never hands out a message of a group while another of that group is in flight. moto keeps
+that rule for each ReceiveMessage, but a *long* poll snapshots the groups in flight when it starts, so a
+poller already waiting when another took message 1 of a group could be handed message 2. So the pollers of
+a queue take their receives one at a time, as short polls (a fresh snapshot each time; idle pollers share
+one receive per `IDLE_SLEEP_SECONDS`), and a runner also gives back at once any message of a group another
+of its pollers is still working on. Batches still run concurrently, as Lambda's do.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from typing import Any
 
 from qbsync_local.lambda_runtime import LocalFunction
 from qbsync_local.template import SqsSource
 
 from qbsync_local.logs import log
+
+IDLE_SLEEP_SECONDS = 0.1
+_receive_locks: dict[str, threading.Lock] = {}  # per queue URL: every runner of a queue shares it
+_receive_locks_guard = threading.Lock()
+
+
+def _receive_lock(queue_url: str) -> threading.Lock:
+    with _receive_locks_guard:
+        return _receive_locks.setdefault(queue_url, threading.Lock())
 
 _ATTRIBUTE_NAMES = {
     "ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp",
@@ -77,6 +94,8 @@ class QueueRunner:
         # while another of it is in flight; moto's long poll can (it snapshots the groups when it starts).
         self._groups_in_flight: set[str] = set()
         self._groups_lock = threading.Lock()
+        self._receive_lock = _receive_lock(queue_url)
+        self._empty_at = 0.0
 
     @property
     def name(self) -> str:
@@ -104,25 +123,41 @@ class QueueRunner:
                 self._stop.wait(1)
 
     def poll_once(self, *, wait_seconds: int = 0) -> int:
-        """Receive one batch and run it; returns the number of messages received."""
-        messages = self._sqs.receive_message(
-            QueueUrl=self._queue_url,
-            MaxNumberOfMessages=self._source.batch_size,
-            WaitTimeSeconds=wait_seconds,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
-        if not messages:
-            return 0
-        messages = self._claim_groups(messages)
+        """Receive one batch and run it; returns the number of messages received. A wait is played by
+        short polls until it runs out (see the module doc)."""
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            messages = self._receive()
+            if messages or time.monotonic() >= deadline or self._stop.is_set():
+                break
+            self._stop.wait(IDLE_SLEEP_SECONDS)
         if not messages:
             return 0
         try:
             return self._run_batch(messages)
         finally:
-            with self._groups_lock:
-                for message in messages:
-                    self._groups_in_flight.discard(message.get("Attributes", {}).get("MessageGroupId", ""))
+            self._release_groups(messages)
+
+    def _release_groups(self, messages: list[dict[str, Any]]) -> None:
+        with self._groups_lock:
+            for message in messages:
+                self._groups_in_flight.discard(message.get("Attributes", {}).get("MessageGroupId", ""))
+
+    def _receive(self) -> list[dict[str, Any]]:
+        with self._receive_lock:
+            if time.monotonic() - self._empty_at < IDLE_SLEEP_SECONDS:
+                return []  # another poller just found nothing: short polls cost moto real work
+            messages = self._sqs.receive_message(
+                QueueUrl=self._queue_url,
+                MaxNumberOfMessages=self._source.batch_size,
+                WaitTimeSeconds=0,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not messages:
+                self._empty_at = time.monotonic()
+            # Claimed under the same lock: no other poller can receive between moto's snapshot and ours.
+            return self._claim_groups(messages) if messages else []
 
     def _claim_groups(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Keep the messages whose group no other poller holds; give the others back at once."""
@@ -153,6 +188,10 @@ class QueueRunner:
                 QueueUrl=self._queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(succeeded)],
             )
+        # The groups are free from here on, as in SQS once a message is deleted or visible again: released
+        # before a failed message becomes visible, or another poller would receive it only to give it back
+        # (spending one of its receives, so it would reach the DLQ a receive early).
+        self._release_groups(messages)
         for message in messages:
             if message["MessageId"] in failed_ids:
                 self._sqs.change_message_visibility(

@@ -66,6 +66,8 @@ def test_build_produces_every_function_and_both_layers(sam_build):
     assert (sam_build / "QbsyncLayer" / "python" / "qbsync" / "__init__.py").exists()
     assert (sam_build / "DependenciesLayer" / "python" / "aws_lambda_powertools").is_dir()
     assert (sam_build / "DependenciesLayer" / "python" / "pydantic").is_dir()
+    # the Tracer's X-Ray SDK ships (template: Tracing: Active), without the botocore it declares
+    assert (sam_build / "DependenciesLayer" / "python" / "aws_xray_sdk").is_dir()
     # boto3 comes from the runtime, and nothing dev-only ships
     for absent in ("boto3", "botocore", "moto", "pytest", "qbo_emulator", "crm_emulator", "qbsync_local"):
         assert not (sam_build / "DependenciesLayer" / "python" / absent).exists(), absent
@@ -81,3 +83,28 @@ def test_every_built_handler_imports_with_only_the_lambda_paths(sam_build, lambd
         result = subprocess.run([sys.executable, "-I", "-S", "-c", code], env={}, capture_output=True,
                                 text=True, timeout=120, check=False)
         assert result.returncode == 0 and result.stdout.strip() == "ok", (logical_id, result.stderr[-2000:])
+
+
+TRACER_CHECK = """
+import os, sys
+sys.path[:0] = {paths!r}
+from qbsync.observability import get_tracer
+tracer = get_tracer()
+assert tracer is not None, "tracing is off"
+import aws_xray_sdk
+assert aws_xray_sdk.__file__.startswith({layer!r}), aws_xray_sdk.__file__
+print("ok")
+"""
+
+
+def test_with_active_tracing_the_built_layers_provide_the_tracer(sam_build, lambda_runtime_libs):
+    # Given the environment Lambda gives a function with Tracing: Active
+    layers = [str(sam_build / "QbsyncLayer" / "python"), str(sam_build / "DependenciesLayer" / "python")]
+    environment = {"AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000", "LAMBDA_TASK_ROOT": "/var/task",
+                   "AWS_REGION": "us-east-1", "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR"}
+    code = TRACER_CHECK.format(paths=[*layers, str(lambda_runtime_libs)], layer=layers[1])
+    # When qbsync builds its tracer with nothing but the Lambda paths
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", code], env=environment, capture_output=True,
+                            text=True, timeout=120, check=False)
+    # Then the X-Ray SDK comes from our dependencies layer (and patches the runtime's botocore)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]

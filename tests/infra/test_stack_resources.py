@@ -104,6 +104,16 @@ def test_fifo_queues_have_fifo_dead_letter_queues_with_max_receive_count(stack):
         assert int(dlq_attributes["MessageRetentionPeriod"]) == 14 * 24 * 3600
 
 
+def test_crm_event_queues_take_a_json_escaped_256_kb_webhook_body(stack, transformed):
+    # A CRM body of up to 256 KB travels as an escaped string inside our message, which can then exceed
+    # SQS's old 256 KB default; the queue and its DLQ are set to SQS's maximum, 1 MiB, explicitly.
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    for queue in ("CrmEventsQueue", "CrmEventsDeadLetterQueue"):
+        assert transformed["Resources"][queue]["Properties"]["MaximumMessageSize"] == 1048576, queue
+        attributes = sqs.get_queue_attributes(QueueUrl=stack[queue], AttributeNames=["MaximumMessageSize"])
+        assert int(attributes["Attributes"]["MaximumMessageSize"]) == 1048576, queue
+
+
 def test_keys_rotate(stack):
     kms = boto3.client("kms", region_name="us-east-1")
     for logical_id in ("DataKey", "TokenKey"):

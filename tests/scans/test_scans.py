@@ -43,6 +43,11 @@ ACCEPTED_FINDINGS: dict[tuple[str, str, str], str] = {
         "random.Random()",
     ): "jitter for retry waits; nothing security-relevant is drawn from it.",
     (
+        "B311",
+        "layers/qbsync/qbsync/sync/crm_events/holds.py",
+        "random.uniform(0, RELEASE_JITTER)",
+    ): "jitter between rescans of the DLQ; nothing security-relevant is drawn from it.",
+    (
         "B608",
         "layers/qbsync/qbsync/clients/qbo/query.py",
         "SELECT * FROM",

@@ -155,14 +155,22 @@ def crm_event_queue(settings: Settings | None = None) -> FifoPublisher:
     return FifoPublisher(queue_url=(settings or get_settings()).crm_events_queue_url)
 
 
-def tenant_connections(settings: Settings | None = None) -> TenantConnections:
+@lru_cache(maxsize=4)
+def _tenant_connections(table_name: str) -> TenantConnections:
+    from qbsync.repositories.connections import ConnectionsRepository
     from qbsync.sync.event_routing import TenantConnections
 
-    return TenantConnections(connections_repository(settings))
+    return TenantConnections(ConnectionsRepository(table_name=table_name))
+
+
+def tenant_connections(settings: Settings | None = None) -> TenantConnections:
+    """One per container: it remembers each tenant's default company for a few seconds (event_routing)."""
+    return _tenant_connections((settings or get_settings()).connections_table)
 
 
 def connect_flow(redirect_uri: str, settings: Settings | None = None) -> ConnectFlow:
     from qbsync.clients.qbo.client import QboClient
+    from qbsync.clients.qbo.retry import RetryPolicy
     from qbsync.clients.qbo.tokens import TokenSet
     from qbsync.models.connection_records import CompanyFacts
     from qbsync.secrets import crm_secrets
@@ -174,10 +182,15 @@ def connect_flow(redirect_uri: str, settings: Settings | None = None) -> Connect
     # A browser is waiting on these calls: one quick retry at most, never a long Retry-After.
     crm = crm_client(settings, max_retries=1)
     limiter = rate_limiter(settings)
+    browser_retries = RetryPolicy(max_retries=2, max_backoff_seconds=1.0, max_sleep_seconds=5.0,
+                                  throttled_delay_seconds=min(2.0, settings.qbo_throttle_wait_seconds))
 
     def read_company(realm_id: str, tokens: TokenSet) -> CompanyFacts:
+        # Same bound for QBO: two short retries, a 429 waited out for at most 2 s and no Retry-After longer
+        # than 5 s (API Gateway gives up on the browser at 30 s). A QBO that keeps throttling fails the
+        # callback with a "connect again in a minute" page (ConnectFlow.complete) rather than a hung browser.
         qbo = QboClient(realm_id=realm_id, api_base_url=qbo_api_base(settings), session=oauth.api_session(tokens),
-                        limiter=limiter)
+                        limiter=limiter, retry_policy=browser_retries)
         return company_facts(qbo.company_info(), qbo.preferences())
 
     return ConnectFlow(
@@ -225,6 +238,7 @@ def crm_event_context_factory(settings: Settings | None = None):  # noqa: ANN201
 
 def clear_caches() -> None:
     _deduplicator.cache_clear()
+    _tenant_connections.cache_clear()
 
 
 # --- management API and operations (issue 7) ---------------------------------------------------------

@@ -4,12 +4,18 @@ The queue runners are off here, so what was enqueued stays on the queue to be in
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from botocore.exceptions import ClientError
 from connect_helpers import connect
+from ingest_helpers import ingest_directly, missing_queue_url
 
 from crm_emulator.builders import invoice_sent, payment_succeeded
 from crm_emulator.webhooks import CrmWebhookSender
+from qbsync.queues.publisher import FifoPublisher
+from qbsync.repositories.webhook_dedupe import WebhookDeduplicator, marker_id
 from qbsync_local.config import DEFAULT_CRM_INBOUND_SECRET
 from qbsync_local.stack import LocalStack
 
@@ -125,3 +131,73 @@ def test_tenant_without_connection_is_acknowledged_and_ignored(sender, drain):
     named_realm = sender.send(invoice_sent(TENANT, realm_id="4620816365"))
     assert named_realm.status_code == 200 and named_realm.json()["reason"] == "realm_not_connected"
     assert drain() == []
+
+
+# --- repeats, overlaps and failures: enqueue first, then mark the webhook id (issue 8) ---------------------------
+
+
+def marker(stack, webhook_id):
+    return stack.aws_client("dynamodb").get_item(
+        TableName=stack.deployed.physical_ids["IdempotencyTable"], ConsistentRead=True,
+        Key={"id": {"S": marker_id(TENANT, webhook_id)}}).get("Item")
+
+
+def test_concurrent_deliveries_of_one_webhook_are_one_accepted_the_rest_duplicate_one_message(sender, drain, stack):
+    # Given 8 deliveries of one webhook that are all on the queue before any of them marks the webhook id (the
+    # overlap Powertools idempotency answered with 409 duplicate_in_progress)
+    deliveries = 8
+    webhook = sender.prepare(invoice_sent(TENANT))
+    all_enqueued = threading.Barrier(deliveries, timeout=60)
+    queue = FifoPublisher(queue_url=stack.queue_url("CrmEventsQueue"))
+
+    class EnqueueThenWaitForTheOthers:
+        def publish(self, *args, **kwargs):
+            message_id = queue.publish(*args, **kwargs)
+            all_enqueued.wait()
+            return message_id
+
+    # When they run at once
+    with ThreadPoolExecutor(deliveries) as pool:
+        outcomes = list(pool.map(lambda _: ingest_directly(webhook, queue=EnqueueThenWaitForTheOthers()),
+                                 range(deliveries)))
+    # Then exactly one is accepted, the others are acknowledged as duplicates, and the queue holds one message
+    assert sorted(outcome.status for outcome in outcomes) == ["accepted"] + ["duplicate"] * (deliveries - 1)
+    assert {outcome.http_status for outcome in outcomes} == {200, 202}
+    assert len(drain()) == 1
+
+
+def test_deliveries_of_one_webhook_sent_at_once_over_http_are_one_202_and_200_duplicates(sender, drain):
+    event = invoice_sent(TENANT)
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: sender.send(event), range(6)))
+    assert sorted(answer.status_code for answer in answers) == [200] * 5 + [202], [a.text for a in answers]
+    assert sorted(answer.json()["status"] for answer in answers) == ["accepted"] + ["duplicate"] * 5
+    assert len(drain()) == 1
+
+
+def test_a_failed_enqueue_marks_nothing_and_the_crm_retry_is_accepted(sender, drain, stack):
+    event = invoice_sent(TENANT)
+    # the first delivery cannot reach the queue: an error, which the handler answers with a 5xx
+    with pytest.raises(ClientError):
+        ingest_directly(sender.prepare(event),
+                        queue=FifoPublisher(queue_url=missing_queue_url(stack.queue_url("CrmEventsQueue"))))
+    assert marker(stack, event["id"]) is None
+    # the CRM's retry of the same webhook is a first delivery
+    retry = sender.send(event)
+    assert retry.status_code == 202, retry.text
+    assert marker(stack, event["id"]) is not None
+    assert len(drain()) == 1
+
+
+def test_a_failed_marking_after_the_enqueue_is_retried_without_a_second_message(sender, drain, stack):
+    event = invoice_sent(TENANT)
+    # the first delivery is enqueued, then cannot mark the webhook id: an error, so the CRM retries
+    with pytest.raises(ClientError):
+        ingest_directly(sender.prepare(event), deduplicate=WebhookDeduplicator(table_name="qbsync-no-such-table"))
+    assert marker(stack, event["id"]) is None
+    retry = sender.send(event)
+    assert retry.status_code == 202, retry.text
+    assert sender.send(event).json()["status"] == "duplicate"
+    # the retry's enqueue carried the same FIFO deduplication id: still one message
+    (message,) = drain()
+    assert json.loads(message["Body"])["event_id"] == event["id"]

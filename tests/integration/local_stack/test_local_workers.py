@@ -69,14 +69,17 @@ def test_schedule_tick_enqueues_one_poll_job_per_connected_company(foundation_st
 
     # these companies have no tokens (records written by hand): the poll worker dead-letters each job with
     # that reason, which shows what was enqueued
+    # Both jobs share the tenant's FIFO group: a message taken in flight would hide the next one, so
+    # look without taking (visibility 0) until both are there.
     def dead_jobs():
-        found = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=30,
+        found = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=0,
                                     MessageAttributeNames=["All"]).get("Messages", [])
-        collected.extend(found)
+        collected.update({m["MessageId"]: m for m in found})
         return len(collected) >= 2
 
-    collected: list = []
+    collected: dict = {}
     wait(dead_jobs, timeout=20, message="two poll jobs")
+    collected = list(collected.values())
     jobs = sorted((json.loads(m["Body"])["tenant_id"], json.loads(m["Body"])["realm_id"]) for m in collected)
     assert jobs == [("loc_1", "111"), ("loc_1", "222")]
     reasons = {m["MessageAttributes"][REASON_CODE]["StringValue"] for m in collected}

@@ -193,12 +193,13 @@ def test_two_admins_with_the_same_etag_one_wins_one_gets_412(api):
 
 
 def test_unknown_tenant_is_a_404_for_read_and_write(full_stack, api):
-    before = scan_table(full_stack, "ConnectionsTable")
     for answer in (api.get("/tenants/loc_nobody/settings"),
                    api.put("/tenants/loc_nobody/settings", json={"frequency": "daily"})):
         assert answer.status_code == 404
         assert answer.json()["error"]["code"] == "tenant_not_found"
-    assert scan_table(full_stack, "ConnectionsTable") == before
+    # Nothing was written for that tenant. (The whole table is not compared: other tenants' background
+    # polls of this shared stack keep writing their own sync state and counters meanwhile.)
+    assert [item for item in scan_table(full_stack, "ConnectionsTable") if "loc_nobody" in str(item)] == []
 
 
 def test_missing_or_wrong_api_key_is_a_401_and_changes_nothing(full_stack, realms):

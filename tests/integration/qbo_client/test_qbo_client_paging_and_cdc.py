@@ -192,6 +192,72 @@ def test_more_than_1000_changes_are_all_read_by_narrowing_the_window(emu, qbo, r
     assert [(change.entity, change.id) for change in later.changes] == [("Customer", customers[7])]
 
 
+POLLED = ["Item", "Invoice", "Payment", "Customer"]  # the poll's order: the bulk entity last
+
+
+def change_five_thousand(emu: QboEmulator, realm: str, *, step: float) -> dict[tuple[str, str], str]:
+    """5,000 customers created by a QBO user `step` emulator seconds apart, with a few invoices, a
+    deactivation and a merge among them (the merged-away customer is only a Deleted stub in CDC, after
+    the active ones of its group); returns what CDC must report, by (entity, Id): "active", "inactive" or
+    "deleted"."""
+    expected: dict[tuple[str, str], str] = {}
+    customers: list[str] = []
+    for n in range(5000):
+        customers.append(emu.user_create(realm, "Customer", {"DisplayName": f"Bulk {n:05d}"})["Id"])
+        expected[("Customer", customers[-1])] = "active"
+        if n % 1000 == 500:
+            invoice = emu.user_create(realm, "Invoice", invoice_body(customers[n - 1]))
+            expected[("Invoice", invoice["Id"])] = "active"
+        if n in (1500, 3998):
+            emu.user_merge_customers(realm, customers[n - 2], customers[n - 3])
+            expected[("Customer", customers[n - 2])] = "deleted"
+        if n == 2500:
+            emu.user_delete(realm, "Customer", customers[n - 4])  # a name list is deactivated, not deleted
+            expected[("Customer", customers[n - 4])] = "inactive"
+        emu.clock.advance(step)
+    emu.clock.advance(1)
+    return expected
+
+
+def status_of(change) -> str:
+    if change.deleted:
+        return "deleted"
+    return "active" if change.object.get("Active", True) else "inactive"
+
+
+def read_five_thousand(emu: QboEmulator, qbo, realm: str, *, step: float):
+    """`change_five_thousand`, then one `changes_since` as the poll asks it: every change must be read, once,
+    each as what it is now; returns the result."""
+    emu.clock.advance(1)  # past the company's seeded items
+    start = emu.clock.now()
+    expected = change_five_thousand(emu, realm, step=step)
+    emu.reset_counters()
+    result = qbo.changes_since(POLLED, start)
+    assert {key: status_of(change) for key, change in keyed(result).items()} == expected
+    return result
+
+
+def test_five_thousand_changes_spread_over_five_minutes_take_at_most_six_cdc_calls(emu, qbo, realm, served):
+    # Given 5,000 customers changed over five minutes (about 17 a second, so pages are cut inside a
+    # second), with invoices, a deactivation and two merges among them: every change is read...
+    result = read_five_thousand(emu, qbo, realm, step=0.06)
+
+    # ...with at most 6 CDC calls (5,000 objects at 1,000 an answer, and no answer thrown away)
+    assert served(CDC) <= 6
+    # ...and the next window starts at QBO's time of the last answer
+    assert timedelta(0) <= emu.clock.now() - result.next_changed_since < timedelta(milliseconds=1)
+
+
+def test_five_thousand_changes_in_a_burst_are_all_read(emu, qbo, realm, served):
+    # Given the same 5,000 changes within ten seconds (500 a second), as a spreadsheet import makes them:
+    # every change is read...
+    read_five_thousand(emu, qbo, realm, step=0.002)
+
+    # Not 6: an answer ends within a second of 500 changes, and the next one re-reads what it already has of
+    # that second (up to 500), so 500-1000 new changes an answer
+    assert 6 <= served(CDC) <= 10
+
+
 def test_narrowing_copes_with_busy_neighbouring_seconds_under_the_per_second_cap(emu, qbo, realm):
     # Given 600 changes in one second and 600 in the next: no single second reaches the 1000 cap, so
     # QBO's answers (oldest first, changedSince inclusive) can be walked through without a gap

@@ -40,6 +40,15 @@ class PollHelper:
         document = {**current.settings.model_dump(mode="json"), **changes}
         repository.put(tenant_id, TenantSettings.model_validate(document), expected_version=current.version)
 
+    def connect_existing(self, tenant_id: str, realm_id: str) -> None:
+        """`connect_helpers.connect` makes a new company; this one exists already: consent to it instead.
+        The OAuth callback enqueues the company's backfill."""
+        from connect_helpers import connect_link, follow_to_callback
+
+        self.stack.qbo_emulator.set_consent(realm_id=realm_id)
+        answer = follow_to_callback(self.stack, connect_link(self.stack.api.url, tenant_id))
+        assert answer.status_code == 302, answer.text
+
     # ------------------------------------------------------------------ polls
     def poll_now(self, tenant_id: str, realm_id: str, *, timeout: float = 20.0):  # noqa: ANN201
         """Enqueue a poll job for the company and wait until a poll that began after it has finished."""

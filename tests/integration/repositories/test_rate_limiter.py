@@ -8,6 +8,7 @@ time: exactly DynamoDB's per-request atomicity, no more. The limiter's own logic
 
 from __future__ import annotations
 
+import collections
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -239,3 +240,92 @@ def test_an_expired_lease_is_not_released_by_its_old_holder(dynamodb):
     limiter.release(stale)  # the slow caller finally finishes
 
     assert limiter.try_acquire(REALM) is None  # the fresh holder still has the slot
+
+
+class VirtualTime:
+    """A clock shared by several threads that moves only when all of them wait: it then jumps to the
+    earliest wake-up. The work between waits (the DynamoDB calls) takes no time, so the limiter's pacing is
+    judged by itself, not by how fast this machine runs moto."""
+
+    def __init__(self, threads: int, start: float = 1_750_000_000.25) -> None:
+        self.now = start
+        self._running = threads
+        self._wakeups: list[float] = []
+        self._changed = threading.Condition()
+
+    def __call__(self) -> float:
+        with self._changed:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._changed:
+            wake = self.now + seconds
+            if wake <= self.now:
+                return
+            self._wakeups.append(wake)
+            self._running -= 1
+            self._move_if_all_wait()
+            self._changed.wait_for(lambda: self.now >= wake)
+
+    def finished(self) -> None:
+        with self._changed:
+            self._running -= 1
+            self._move_if_all_wait()
+
+    def _move_if_all_wait(self) -> None:
+        if self._running or not self._wakeups:
+            return
+        self.now = max(self.now, min(self._wakeups))
+        woken = [wake for wake in self._wakeups if wake <= self.now]
+        self._wakeups = [wake for wake in self._wakeups if wake > self.now]
+        self._running += len(woken)  # counted as running before they get the lock: time waits for them
+        self._changed.notify_all()
+
+
+def test_eight_lambdas_at_the_limit_use_95_percent_of_every_minute_and_never_more(dynamodb):
+    # 8 Lambdas with a backlog, each QBO call 0.25 s on the wire: unlimited they would make 32 calls a
+    # second. The limits are QBO's shape scaled down so the test makes hundreds of calls, not thousands:
+    # 100 per minute, 5 per second (a minute's budget takes 20 s, as QBO's 500 at 10/s take 50 s), 10 in
+    # flight.
+    lambdas, on_the_wire, budget, per_second = 8, 0.25, 100, 5
+    clock = VirtualTime(lambdas)
+    limiter = limiter_on(AtomicCalls(dynamodb), limits=RateLimits(requests_per_minute=budget, requests_per_second=per_second),
+                         max_wait_seconds=120, clock=clock, sleep=clock.sleep)
+    admitted: list[float] = []
+    lock = threading.Lock()
+    in_flight = peak = 0
+
+    def a_lambda(_: int) -> None:
+        nonlocal in_flight, peak
+        try:
+            while True:
+                with limiter.acquire(REALM):
+                    with lock:
+                        if len(admitted) >= 3 * budget:
+                            return
+                        admitted.append(clock())
+                        in_flight += 1
+                        peak = max(peak, in_flight)
+                    clock.sleep(on_the_wire)
+                    with lock:
+                        in_flight -= 1
+        finally:
+            clock.finished()
+
+    with ThreadPoolExecutor(max_workers=lambdas) as pool:
+        list(pool.map(a_lambda, range(lambdas)))
+
+    admitted.sort()
+    # Never more than the budget in any 60 seconds, whichever moment the window starts at (QBO's rolling
+    # minute)...
+    busiest = max(sum(1 for moment in admitted[i:] if moment < start + 60) for i, start in enumerate(admitted))
+    assert busiest <= budget
+    # ... nor more than the per-second cap in any one second, nor more than 10 in flight
+    per_second_seen = collections.Counter(int(moment) for moment in admitted)
+    assert max(per_second_seen.values()) <= per_second
+    assert peak <= 10
+    # And the limit is used: once the first minute's budget is spent, each call comes at most 62 s (the
+    # buckets the limiter counts, plus its jittered wake-up) after the call one budget before it, so the
+    # sustained rate is at least 60/62.1 = 96.6 % of the limit.
+    gaps = [later - earlier for earlier, later in zip(admitted, admitted[budget:])]
+    assert 60 <= min(gaps) and max(gaps) <= 62.1, (min(gaps), max(gaps))

@@ -18,10 +18,10 @@ class Stats:
     def __init__(self, fail=False):
         self.calls, self.fail = [], fail
 
-    def increment(self, *args):
+    def increment(self, *args, amount=1):
         if self.fail:
             raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "UpdateItem")
-        self.calls.append(args)
+        self.calls.append(args if amount == 1 else (*args, amount))
 
 
 def test_names():

@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
 from qbsync.models.identifiers import is_crm_id
-from qbsync.observability import logger
+from qbsync.observability import annotate, logger
 
 REQUEST_KEYS = ("tenant_id", "event_id", "realm_id")
 
@@ -23,6 +23,7 @@ REQUEST_KEYS = ("tenant_id", "event_id", "realm_id")
 def request_log_keys(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Any:
     logger.remove_keys(list(REQUEST_KEYS))
     tenant_id = (app.current_event.path_parameters or {}).get("tenant_id")
-    if is_crm_id(tenant_id):  # never log a malformed id verbatim
+    if is_crm_id(tenant_id):  # never log (or trace) a malformed id verbatim
         logger.append_keys(tenant_id=tenant_id)
+        annotate(tenant_id=tenant_id)
     return next_middleware(app)

@@ -33,11 +33,13 @@ ConnectionStatus = Literal["connected", "disconnected", "needs_reauth", "expirin
 
 
 class CrmRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build (here and on CrmAnswer): a handler sends a few of these requests, not all; validators are
+    # built on first use, not at import (bench/ cold start).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class CrmAnswer(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 # --- contacts -----------------------------------------------------------------------------------------

@@ -15,11 +15,13 @@ from qbsync.models.identifiers import CrmId
 
 
 class _Answer(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # Built on first use (defer_build): a request uses one or two of these; building them all at import
+    # was a large part of the management API's cold start (bench/).
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 # --- errors ------------------------------------------------------------------------------------------

@@ -24,3 +24,30 @@ class Mapping(BaseModel):
     # skipped), the amount paid last applied, a content hash (unchanged records are skipped), ...
     state: dict[str, Any] = {}
     version: int = 1
+
+
+class WaitingEvent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    # Sent back to the events queue by the release (False: still parked on the dead-letter queue).
+    released: bool = False
+
+
+class InvoiceHold(BaseModel):
+    """An invoice whose `invoice.sent` went to the dead-letter queue before QBO had the invoice (G2, G3).
+
+    Its later events (updated, paid, voided, deleted) must neither be dropped nor applied before the invoice
+    exists, so they are parked on the dead-letter queue behind the sent and listed here in arrival order. When
+    the sent is finally applied (after the fix and a redrive), the hold is *released*: the parked events go
+    back to the queue and are let through in that order; the hold is removed once none is left."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: str
+    realm_id: str
+    crm_id: str  # the CRM invoice id
+    reason: str  # the sent's dead-letter reason code
+    releasing: bool = False
+    waiting: tuple[WaitingEvent, ...] = ()
+    version: int = 0  # 0: not stored yet

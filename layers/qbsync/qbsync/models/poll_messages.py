@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class _IntuitModel(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    # defer_build here and on _Record: each handler uses a few of these models (the QBO webhook its payloads,
+    # the scheduler SyncState); validators are built on first use, not at import (bench/ cold start).
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class LegacyEntity(_IntuitModel):
@@ -62,7 +64,7 @@ class CloudEvent(_IntuitModel):
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class ScanCursor(_Record):

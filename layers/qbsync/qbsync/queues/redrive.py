@@ -9,9 +9,11 @@ lacks it), so a redrive here is: receive → send back to the source queue → d
   past it. Each receive raises the DLQ message's receive count, which nothing reads (a DLQ has no redrive
   policy of its own).
 - **Limit of FIFO queues**: while a message group has a message in flight, SQS returns no later message of
-  that group. A scan therefore sees at most the first 10 messages (one receive's worth) of each group it
-  does not delete from. Groups are per invoice / payment (CRM events) or per tenant (poll jobs); a redrive
-  deletes what it sends back, so it reaches the rest of its own groups.
+  that group, so a receive of 10 that stops in the middle of a group hides the rest of it from the scan.
+  When the scan ends short of the count it started with, each group met in a full receive is released
+  alone and received again (every other group still held, the receive returns that group's messages):
+  a scan sees up to 10 messages of every group. Groups are per invoice / payment (CRM events) or per
+  tenant (poll jobs); a redrive deletes what it sends back, so it reaches the rest of its own groups.
 - **Sending back** keeps the body, the original MessageGroupId (so per-invoice order still holds) and the
   producer's message attributes, minus our `qbsync-*` dead-letter attributes. The deduplication id is
   `redrive-{original message id}`: if the delete after a successful send fails (or the process dies in
@@ -186,23 +188,54 @@ class DeadLetterScan:
         if expected == 0:
             return
         seen: set[str] = set()
+        maybe_cut: dict[str, None] = {}  # groups met in a full receive, in order
         while len(seen) < self._limit:
             # Short polls while messages are known to be there; one long poll before giving up, because a
             # short poll may miss messages (it asks only some of SQS's servers).
             messages = self._receive(0)
             if not messages and len(seen) < expected:
                 messages = self._receive(self._wait)
-            fresh = [m for m in messages if m["MessageId"] not in seen]
-            for message in messages:
-                if message["MessageId"] in seen:  # its visibility ran out mid-scan: keep the newest handle
-                    self._held[message["MessageId"]] = _dead_letter(self._queue, message)
+            if len(messages) == _BATCH:
+                maybe_cut.update((m.get("Attributes", {}).get("MessageGroupId") or "", None) for m in messages)
+            fresh = self._take(messages, seen)
             if not fresh:
-                return
-            for message in fresh:
-                seen.add(message["MessageId"])
-                letter = _dead_letter(self._queue, message)
-                self._held[letter.message_id] = letter
-                yield letter
+                break
+            yield from fresh
+        if len(seen) < min(expected, self._limit):
+            yield from self._tails(maybe_cut, seen)
+
+    def _take(self, messages: list[dict[str, Any]], seen: set[str]) -> list[DeadLetter]:
+        fresh = []
+        for message in messages:
+            letter = _dead_letter(self._queue, message)
+            self._held[letter.message_id] = letter  # its visibility ran out mid-scan: keep the newest handle
+            if letter.message_id not in seen and len(seen) < self._limit:
+                seen.add(letter.message_id)
+                fresh.append(letter)
+        return fresh
+
+    def _tails(self, groups: dict[str, None], seen: set[str]) -> Iterator[DeadLetter]:
+        """A receive that stops in the middle of a group leaves the group's later messages unreachable while
+        its first ones are held. Each such group is released alone, and taken again with all its messages
+        (up to 10): every other group is still held, so the receive returns this one's."""
+        for group in groups:
+            letters = [letter for letter in self._held.values() if (letter.group_id or "") == group]
+            if not letters or len(seen) >= self._limit:
+                continue
+            self._release(letters)
+            messages = self._receive(0) or self._receive(self._wait)
+            yield from self._take(messages, seen)
+
+    def _release(self, letters: list[DeadLetter]) -> None:
+        for letter in letters:
+            self._held.pop(letter.message_id, None)
+        for start in range(0, len(letters), _BATCH):
+            chunk = letters[start:start + _BATCH]
+            self._sqs.change_message_visibility_batch(
+                QueueUrl=self._queue.dlq_url,
+                Entries=[{"Id": str(index), "ReceiptHandle": letter.receipt_handle, "VisibilityTimeout": 0}
+                         for index, letter in enumerate(chunk)],
+            )
 
     def delete(self, letter: DeadLetter) -> None:
         self._sqs.delete_message(QueueUrl=self._queue.dlq_url, ReceiptHandle=letter.receipt_handle)
@@ -211,13 +244,7 @@ class DeadLetterScan:
     def close(self) -> None:
         held = list(self._held.values())
         self._held.clear()
-        for start in range(0, len(held), _BATCH):
-            chunk = held[start:start + _BATCH]
-            self._sqs.change_message_visibility_batch(
-                QueueUrl=self._queue.dlq_url,
-                Entries=[{"Id": str(index), "ReceiptHandle": letter.receipt_handle, "VisibilityTimeout": 0}
-                         for index, letter in enumerate(chunk)],
-            )
+        self._release(held)
 
 
 Selector = Callable[[DeadLetter], bool]

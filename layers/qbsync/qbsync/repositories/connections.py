@@ -171,6 +171,15 @@ class ConnectionsRepository:
         ).get("Item")
         return None if item is None else _record(item)
 
+    def connection_status(self, tenant_id: str, realm_id: str) -> ConnectionStatus | None:
+        """The connection's status alone (None when there is no such connection): what event routing needs on
+        every webhook, read without the encrypted tokens and company facts the full record carries."""
+        item = self._client().get_item(
+            TableName=self._table_name, Key=to_item({"pk": tenant_pk(tenant_id), "sk": connection_sk(realm_id)}),
+            ConsistentRead=True, ProjectionExpression="#status", ExpressionAttributeNames={"#status": "status"},
+        ).get("Item")
+        return from_item(item).get("status") if item else None
+
     def list_for_tenant(self, tenant_id: str) -> list[ConnectionRecord]:
         paginator = self._client().get_paginator("query")
         records = []

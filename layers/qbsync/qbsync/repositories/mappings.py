@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from qbsync.aws_clients import client
 from qbsync.errors import ConflictError
-from qbsync.models.mapping_records import MappedObject, Mapping
+from qbsync.models.mapping_records import InvoiceHold, MappedObject, Mapping, WaitingEvent
 from qbsync.repositories.dynamo import conflict_on_condition, from_item, is_conditional_failure, to_item, to_values
 from qbsync.utils.jsonio import dumps, loads
 
@@ -40,6 +40,18 @@ def _mapping(item: dict[str, Any]) -> Mapping:
     )
 
 
+HOLDS = "invoice_holds"  # InvoiceHold items share the table: same tenant-first keys, no QBO id (no index entry)
+
+
+def _hold(item: dict[str, Any]) -> InvoiceHold:
+    values = from_item(item)
+    state = loads(values.get("state", "{}"))
+    return InvoiceHold(tenant_id=values["tenant_id"], realm_id=values["realm_id"], crm_id=values["crm_id"],
+                       reason=state.get("reason", ""), releasing=bool(state.get("releasing")),
+                       waiting=tuple(WaitingEvent(**w) for w in state.get("waiting", [])),
+                       version=int(values.get("version", 1)))
+
+
 class MappingExistsError(ConflictError):
     code = "mapping_exists"
 
@@ -56,12 +68,15 @@ class MappingsRepository:
     def _client(self) -> Any:
         return self._dynamodb or client("dynamodb")
 
-    def get(self, tenant_id: str, realm_id: str, object_type: MappedObject, crm_id: str) -> Mapping | None:
-        item = self._client().get_item(
+    def _get_item(self, tenant_id: str, realm_id: str, object_type: str, crm_id: str) -> dict[str, Any] | None:
+        return self._client().get_item(
             TableName=self._table_name,
             Key=to_item({"pk": mapping_pk(tenant_id, realm_id, object_type), "sk": f"CRM#{crm_id}"}),
             ConsistentRead=True,
         ).get("Item")
+
+    def get(self, tenant_id: str, realm_id: str, object_type: MappedObject, crm_id: str) -> Mapping | None:
+        item = self._get_item(tenant_id, realm_id, object_type, crm_id)
         return None if item is None else _mapping(item)
 
     def find_by_qbo_id(self, tenant_id: str, realm_id: str, object_type: MappedObject, qbo_id: str) -> Mapping | None:
@@ -125,3 +140,34 @@ class MappingsRepository:
             ReturnValues="ALL_OLD",
         )
         return "Attributes" in response
+
+    # --- invoice holds (events waiting on the dead-letter queue behind their invoice.sent) -------------
+
+    def get_hold(self, tenant_id: str, realm_id: str, crm_invoice_id: str) -> InvoiceHold | None:
+        item = self._get_item(tenant_id, realm_id, HOLDS, crm_invoice_id)
+        return None if item is None else _hold(item)
+
+    def put_hold(self, hold: InvoiceHold, *, now: datetime | None = None) -> InvoiceHold:
+        """Store the hold if nobody changed it since it was read (`version` 0: if there is none yet);
+        `ConflictError` otherwise."""
+        now = now or datetime.now(UTC)
+        state = {"reason": hold.reason, "releasing": hold.releasing,
+                 "waiting": [w.model_dump() for w in hold.waiting]}
+        values = {"pk": mapping_pk(hold.tenant_id, hold.realm_id, HOLDS), "sk": f"CRM#{hold.crm_id}",
+                  "tenant_id": hold.tenant_id, "realm_id": hold.realm_id, "object_type": HOLDS,
+                  "crm_id": hold.crm_id, "updated_at": now.isoformat(), "state": dumps(state),
+                  "version": hold.version + 1}
+        condition = ({"ConditionExpression": "attribute_not_exists(pk)"} if hold.version == 0 else
+                     {"ConditionExpression": "version = :version",
+                      "ExpressionAttributeValues": to_values({":version": hold.version})})
+        with conflict_on_condition("the invoice hold changed since it was read", crm_id=hold.crm_id):
+            self._client().put_item(TableName=self._table_name, Item=to_item(values), **condition)
+        return hold.model_copy(update={"version": hold.version + 1})
+
+    def delete_hold(self, hold: InvoiceHold) -> None:
+        with conflict_on_condition("the invoice hold changed since it was read", crm_id=hold.crm_id):
+            self._client().delete_item(
+                TableName=self._table_name,
+                Key=to_item({"pk": mapping_pk(hold.tenant_id, hold.realm_id, HOLDS), "sk": f"CRM#{hold.crm_id}"}),
+                ConditionExpression="version = :version",
+                ExpressionAttributeValues=to_values({":version": hold.version}))

@@ -10,12 +10,16 @@ past that. Lambdas scale out independently, so the budget lives in DynamoDB, and
    (`lease_seconds`, default 120 s: QBO abandons any request after 120 s, so a live call never outlasts it).
 2. **A request token**: one counter item per second, `second#<epoch second>`. The token is taken by a
    conditional `ADD requests 1` on the current second's item, allowed while its count is below both the
-   per-second cap and what the previous 60 seconds (one consistent Query) left of the per-minute budget.
-   61 one-second buckets are counted, not 60, so that *every* 60-second interval - which can touch 61
-   buckets - stays within the limit. The check (a read) and the increment (a conditional write) are two
-   calls, so a caller already in the next second can read this second's bucket before our token lands in
-   it; after writing, the window including the next second is read again and the token given back when
-   the budget is exceeded.
+   per-second cap and what the previous 61 seconds (one consistent Query) left of the per-minute budget.
+   62 one-second buckets are counted, not 60: a 60-second interval can touch 61 buckets, and QBO counts a
+   request when it *arrives*, up to a second after its token was taken (the DynamoDB re-read below, a new
+   TLS connection, a busy Lambda, clocks that differ by a few ms): a token taken at the end of one second
+   can land in QBO's window together with the 61 buckets after it. Counting one bucket more keeps *every*
+   60-second interval of arrivals within the limit as long as that delay stays under a second, for 1.6 %
+   of the rate (500 per 62 s at most, not per 61). The check (a read) and the increment (a conditional
+   write) are two calls, so a caller already in the next second can read this second's bucket before our
+   token lands in it; after writing, the buckets up to the next second are read again and the token given
+   back when our window or the next second's is over budget.
 
 The slot is claimed first and the token second, just before the call: a token taken while waiting for a
 slot would count a request in a second it was not sent in. When no token is left the slot is given back
@@ -45,6 +49,9 @@ from qbsync.observability import logger
 _BUCKET_TTL_SECONDS = 180  # a bucket is read for 61 s; keep it a little longer, then let TTL clear it
 _SLOT_TTL_GRACE_SECONDS = 3600
 _WINDOW_SECONDS = 60
+# Buckets before the current one that share its budget: 60 for the interval, 1 for the request's time on
+# the way to QBO (module docstring).
+_EARLIER_BUCKETS = _WINDOW_SECONDS + 1
 
 
 class RateLimitWaitExceeded(RetryableError):
@@ -221,8 +228,7 @@ class QboRateLimiter:
 
     def _take_token(self, realm_id: str, now: float) -> bool:
         second = int(now)
-        earlier = self._query(realm_id, _bucket_key(second - _WINDOW_SECONDS), _bucket_key(second - 1))
-        used = sum(int(item["requests"]["N"]) for item in earlier if "requests" in item)
+        used = sum(self._bucket_counts(realm_id, second - _EARLIER_BUCKETS, second - 1).values())
         allowed_now = self._limits.requests_per_minute - used
         if self._limits.requests_per_second is not None:
             allowed_now = min(allowed_now, self._limits.requests_per_second)
@@ -245,11 +251,13 @@ class QboRateLimiter:
                 return False
             raise
         # The read above and the write are two calls: a caller already in the next second may have read
-        # this second's bucket before our token landed in it, and both of us would pass. Re-read the
-        # window including the next second; if it is over budget, give the token back (both racers may
-        # do so: being over-careful costs a retry, never a 429 from QBO).
-        window = self._query(realm_id, _bucket_key(second - _WINDOW_SECONDS), _bucket_key(second + 1))
-        if sum(int(item["requests"]["N"]) for item in window if "requests" in item) > self._limits.requests_per_minute:
+        # this second's bucket before our token landed in it, and both of us would pass. Re-read up to the
+        # next second; if our window or the next second's is over budget, give the token back (both
+        # racers may do so: being over-careful costs a retry, never a 429 from QBO).
+        counts = self._bucket_counts(realm_id, second - _EARLIER_BUCKETS, second + 1)
+        ours = sum(n for bucket, n in counts.items() if bucket <= second)
+        next_seconds = sum(n for bucket, n in counts.items() if bucket > second - _EARLIER_BUCKETS)
+        if max(ours, next_seconds) > self._limits.requests_per_minute:
             self._db().update_item(
                 TableName=self._table,
                 Key=self._key(realm_id, _bucket_key(second)),
@@ -258,6 +266,12 @@ class QboRateLimiter:
             )
             return False
         return True
+
+    def _bucket_counts(self, realm_id: str, first: int, last: int) -> dict[int, int]:
+        """Requests counted per second, for the seconds `first` to `last` (one consistent Query)."""
+        items = self._query(realm_id, _bucket_key(first), _bucket_key(last))
+        return {int(item["sk"]["S"].split("#", 1)[1]): int(item["requests"]["N"])
+                for item in items if "requests" in item}
 
     # ------------------------------------------------------------------ table
 

@@ -1,56 +1,65 @@
-"""Webhook-id deduplication on the idempotency table (Powertools idempotency).
+"""Webhook ids already received (Standard Webhooks' `webhook-id`): one marker item each, on the idempotency table.
 
-The CRM may deliver the same webhook several times (Standard Webhooks senders retry until a 2xx). The first
-delivery runs `enqueue` and stores its result under the webhook id; a repeat gets the stored result back
-without enqueueing again. A marker unique to this call tells the two apart. If `enqueue` fails, Powertools
-deletes the in-progress record, so the CRM's retry is not mistaken for a duplicate.
+The CRM redelivers a webhook until it gets a 2xx, so one `webhook-id` can arrive twice, even at the same moment.
+`qbsync.sync.crm_ingest` enqueues the event first and marks its webhook id afterwards; the marker's one job is to
+tell the first delivery (202 accepted) from a repeat (200 duplicate), with one conditional PutItem.
+
+Why not Powertools idempotency any more (it was used here until issue 8): it guards a function call, with two writes
+per call (an INPROGRESS PutItem, then the COMPLETED UpdateItem), and answers a repeat that arrives while the first
+call runs with "in progress" (our former 409 `duplicate_in_progress`, which the CRM had to retry). Here nothing
+needs guarding: the enqueue is idempotent by itself (the FIFO deduplication id `tenant#event_id` within 5
+minutes, the worker's business keys after that), so the marker is written only once the event is on the queue,
+and a failed enqueue leaves nothing behind.
+
+Key: `crm_webhook#{tenant}#{sha256 of the webhook id}`: the tenant first, as in every key of ours; the hash keeps a
+sender's id of any length or alphabet out of the key. `expiration` is the table's TTL attribute; a marker past it
+counts as absent even before DynamoDB deletes it (deletion lags by up to days).
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable
+import hashlib
+from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+from botocore.exceptions import ClientError
 
-from qbsync.errors import ConflictError
+from qbsync.aws_clients import client
+from qbsync.repositories.dynamo import is_conditional_failure, to_item, to_values
 
-# Long enough to cover every retry schedule a webhook sender uses (Svix/Standard Webhooks: ~1.5 days).
+# Longer than any retry schedule a webhook sender uses (Svix/Standard Webhooks: ~1.5 days).
 DEDUPE_SECONDS = 7 * 24 * 3600
 
 
-class WebhookInProgressError(ConflictError):
-    code = "duplicate_in_progress"
+def marker_id(tenant_id: str, webhook_id: str) -> str:
+    return f"crm_webhook#{tenant_id}#{hashlib.sha256(webhook_id.encode()).hexdigest()}"
 
 
 class WebhookDeduplicator:
     def __init__(self, *, table_name: str, expires_after_seconds: int = DEDUPE_SECONDS,
-                 boto3_client: Any | None = None) -> None:
-        self._persistence = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=boto3_client)
-        self._config = IdempotencyConfig(
-            event_key_jmespath="webhook_id",
-            raise_on_no_idempotency_key=True,
-            expires_after_seconds=expires_after_seconds,
-        )
+                 dynamodb: Any | None = None) -> None:
+        self._table_name = table_name
+        self._expires_after = expires_after_seconds
+        self._dynamodb = dynamodb
 
-    def __call__(self, webhook_id: str, enqueue: Callable[[], str], *, tenant_id: str) -> bool:
-        marker = uuid.uuid4().hex
-
-        # The record's key starts with the tenant (every key of ours names its tenant; an operator can find
-        # one tenant's records), then Powertools' hash of the webhook id.
-        @idempotent_function(data_keyword_argument="webhook", persistence_store=self._persistence,
-                             config=self._config, key_prefix=f"crm_webhook#{tenant_id}")
-        def crm_webhook_once(webhook: dict[str, str]) -> dict[str, str]:
-            return {"marker": marker, "message_id": enqueue(), "tenant_id": tenant_id}
-
+    def mark_received(self, tenant_id: str, webhook_id: str, *, event_id: str, message_id: str,
+                      now: datetime) -> bool:
+        """True when this is the tenant's first delivery of `webhook_id`; False for a repeat."""
+        seconds = int(now.timestamp())
         try:
-            result = crm_webhook_once(webhook={"webhook_id": webhook_id})
-        except IdempotencyAlreadyInProgressError:
-            raise WebhookInProgressError("this webhook id is being processed right now; retry shortly") from None
-        return result["marker"] == marker
+            (self._dynamodb or client("dynamodb")).put_item(
+                TableName=self._table_name,
+                Item=to_item({
+                    "id": marker_id(tenant_id, webhook_id), "tenant_id": tenant_id, "event_id": event_id,
+                    "message_id": message_id, "received_at": now.astimezone(UTC).isoformat(),
+                    "expiration": seconds + self._expires_after,
+                }),
+                ConditionExpression="attribute_not_exists(#id) OR #expiration < :now",
+                ExpressionAttributeNames={"#id": "id", "#expiration": "expiration"},
+                ExpressionAttributeValues=to_values({":now": seconds}),
+            )
+        except ClientError as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+        return True

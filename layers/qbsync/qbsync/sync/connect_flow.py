@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from qbsync.clients.qbo.errors import QboError, QboInvalidGrantError
+from qbsync.clients.qbo.errors import QboError, QboInvalidGrantError, QboThrottledError
 from qbsync.clients.qbo.oauth import AuthorizationRequest
 from qbsync.clients.qbo.tokens import TokenSet
 from qbsync.errors import BadRequestError, NotFoundError, UpstreamError
@@ -199,8 +199,12 @@ class ConnectFlow:
         try:
             company = self._read_company(realm_id, tokens)  # type: ignore[arg-type]
         except QboError as error:
+            # Nothing is kept (the worker needs the company's facts before it can apply any event): the
+            # customer simply connects again. A QBO still throttling after the callback's short retries says so.
             self._repository.release_realm(tenant_id, realm_id)  # type: ignore[arg-type]
-            raise CodeExchangeError("QuickBooks did not return the company's details",
+            raise CodeExchangeError("QuickBooks is busy and did not return the company's details; please connect "
+                                    "again in a minute" if isinstance(error, QboThrottledError) else
+                                    "QuickBooks did not return the company's details",
                                     details={"reason": error.code, **error.details}) from None
         record = self._repository.store_connected(
             tenant_id=tenant_id, realm_id=realm_id, company=company,  # type: ignore[arg-type]

@@ -1,9 +1,18 @@
-"""`POST /webhooks/crm`: check, parse, dedupe, enqueue (SPEC "Inbound CRM webhooks"; issue 5 §1).
+"""`POST /webhooks/crm`: check, parse, enqueue, mark the webhook id (SPEC "Inbound CRM webhooks"; issue 5 §1).
 
 Order matters: size first (cheap), then the signature on the raw bytes (nothing unsigned is parsed), then
-the envelope, then the tenant's connection, then the webhook-id dedupe and the durable enqueue. A refused
-request enqueues nothing. The FIFO group is the tenant plus the invoice (or payment), so events for one
-invoice are applied in the order the CRM sent them while other invoices go on in parallel.
+the envelope, then the tenant's connection, then the durable enqueue, and only then the webhook id is marked
+as received. A refused request enqueues nothing. The FIFO group is the tenant plus the invoice (or payment), so
+events for one invoice are applied in the order the CRM sent them while other invoices go on in parallel.
+
+Enqueue first, mark second (issue 8: one write besides the enqueue, and no "in progress" answer), because a
+repeat is harmless on the queue and a lost event is not (G1, G2):
+- the enqueue fails: nothing is marked, the answer is an error, and the CRM's retry is a first delivery;
+- the marking fails after the enqueue: an error too; the retry enqueues again, which the FIFO deduplication id
+  (`tenant#event_id`, 5 minutes) absorbs, and after that the worker's business keys (one QBO change per
+  invoice, payment and step, whatever the number of messages);
+- concurrent deliveries of one webhook all enqueue (one message) and race on the conditional marker: exactly
+  one is accepted, the others are duplicates. `200 duplicate` is only ever answered once the event is queued.
 """
 
 from __future__ import annotations
@@ -36,9 +45,10 @@ class EventQueue(Protocol):
                 attributes: dict[str, str] | None = None) -> str: ...
 
 
-class Deduplicate(Protocol):
-    def __call__(self, webhook_id: str, enqueue: Callable[[], str], *, tenant_id: str) -> bool:
-        """True when this webhook id is new (and `enqueue` ran), False for a repeat."""
+class ReceivedWebhooks(Protocol):
+    def mark_received(self, tenant_id: str, webhook_id: str, *, event_id: str, message_id: str,
+                      now: datetime) -> bool:
+        """True when this is the tenant's first delivery of `webhook_id`, False for a repeat."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,7 @@ class IngestOutcome:
     status: Literal["accepted", "duplicate", "ignored"]
     event_id: str | None = None
     reason: str | None = None
+    tenant_id: str | None = None  # for logs and traces, not the body: known once the event is checked
 
     @property
     def http_status(self) -> int:
@@ -101,7 +112,7 @@ def ingest_crm_webhook(
     secrets: Sequence[str],
     connections: ConnectionLookup,
     queue: EventQueue,
-    deduplicate: Deduplicate,
+    deduplicate: ReceivedWebhooks,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> IngestOutcome:
     if len(body) > MAX_BODY_BYTES:
@@ -118,21 +129,20 @@ def ingest_crm_webhook(
     check_record_ids(event)
     realm_id, reason = connections.realm_for_event(event.tenant_id, event.realm_id)
     if realm_id is None:
-        return IngestOutcome("ignored", event_id=event.id, reason=reason)
+        return IngestOutcome("ignored", event_id=event.id, reason=reason, tenant_id=event.tenant_id)
 
     message = CrmEventMessage(
         tenant_id=event.tenant_id, realm_id=realm_id, event_id=event.id, event_type=event.type,
         webhook_id=webhook_id, received_at=clock(), envelope=body.decode("utf-8"),
     )
-
-    def enqueue() -> str:
-        return queue.publish(
-            message,
-            group_id=message_group(event.tenant_id, event),
-            deduplication_id=fifo_id(f"{event.tenant_id}#{event.id}"),
-            attributes={"tenant_id": event.tenant_id, "event_type": event.type, "event_id": event.id},
-        )
-
-    if not deduplicate(webhook_id, enqueue, tenant_id=event.tenant_id):
-        return IngestOutcome("duplicate", event_id=event.id, reason="webhook_id_already_received")
-    return IngestOutcome("accepted", event_id=event.id)
+    message_id = queue.publish(
+        message,
+        group_id=message_group(event.tenant_id, event),
+        deduplication_id=fifo_id(f"{event.tenant_id}#{event.id}"),
+        attributes={"tenant_id": event.tenant_id, "event_type": event.type, "event_id": event.id},
+    )
+    if not deduplicate.mark_received(event.tenant_id, webhook_id, event_id=event.id, message_id=message_id,
+                                     now=message.received_at):
+        return IngestOutcome("duplicate", event_id=event.id, reason="webhook_id_already_received",
+                             tenant_id=event.tenant_id)
+    return IngestOutcome("accepted", event_id=event.id, tenant_id=event.tenant_id)

@@ -6,6 +6,8 @@ operator CLI reuses these functions with its own SQS client and queue list.
 
 `redrive_for_reason(tenant_id, reason_code)` is for code that just fixed a cause, e.g. after a reconnect:
 `redrive_for_reason(tenant, "needs_reauth", realm_id=realm)` puts the events that waited for it back.
+`redrive_waiting_events` does the same for one invoice's events parked behind its dead-lettered
+`invoice.sent`, once the sent is applied (`qbsync.sync.crm_events.holds`).
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from qbsync.errors import NotFoundError
+from qbsync.errors import NotFoundError, RetryableError
 from qbsync.models.management_api import Failure, FailureReason
 from qbsync.observability import logger
+from qbsync.utils.jsonio import loads
 from qbsync.queues.redrive import (
     DeadLetter,
     DeadLetterQueue,
+    Selector,
     all_of,
     in_realm,
     of_tenant,
@@ -120,4 +124,35 @@ def redrive_for_reason(tenant_id: str, reason_code: str, *, realm_id: str | None
     logger.info("dead letters redriven for a fixed cause", extra={"reason_code": reason_code,
                                                                    "redriven": len(report.redriven),
                                                                    "failed": len(report.failed)})
+    return len(report.redriven)
+
+
+WAITING_BEHIND_SENT = "invoice_sent_dead_lettered"  # qbsync.sync.crm_events.holds.WAITING_REASON
+
+
+def _about_invoice(invoice_id: str) -> Selector:
+    def select(letter: DeadLetter) -> bool:
+        envelope = letter.body_field("envelope")
+        try:
+            data = loads(envelope).get("data") if envelope else None
+        except (ValueError, AttributeError):
+            return False
+        return isinstance(data, dict) and data.get("id") == invoice_id
+
+    return select
+
+
+def redrive_waiting_events(tenant_id: str, realm_id: str, invoice_id: str, *,
+                           queues: Sequence[DeadLetterQueue] | None = None, sqs: Any | None = None) -> int:
+    """Send an invoice's events that wait behind its `invoice.sent` back to the events queue. The DLQ is FIFO
+    and keeps the invoice's message group, so they go back in the order they arrived; returns how many."""
+    queues, sqs = _defaults(queues, sqs)
+    report = redrive(sqs, [queue for queue in queues if queue.name == "crm_events"], select=all_of(
+        of_tenant(tenant_id), in_realm(realm_id), with_reason(WAITING_BEHIND_SENT), _about_invoice(invoice_id)))
+    logger.info("waiting invoice events redriven", extra={"redriven": len(report.redriven),
+                                                          "failed": len(report.failed)})
+    if report.failed:
+        # They are still on the DLQ, marked released: the caller's event is retried and releases them again.
+        raise RetryableError("some waiting events could not be sent back to the queue", code="redrive_failed",
+                             details={"failed": len(report.failed)})
     return len(report.redriven)

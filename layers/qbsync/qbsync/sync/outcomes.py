@@ -1,7 +1,8 @@
 """What the workers did, counted per tenant (status page, F20) and as CloudWatch metrics (F22).
 
 Workers call `record_outcome(tenant_id, object_type, status, reason)` once per message: `synced` (the worker's
-`applied`), `skipped` with its reason, or `failed` with the reason it was dead-lettered. Counting is best
+`applied`), `skipped` with its reason, or `failed` with the reason it was dead-lettered. The poll worker also
+counts the objects a run wrote, several at once (`amount`; `qbsync.sync.poll.reporting`). Counting is best
 effort: a counter that cannot be written is logged and dropped, never turned into a failed message (which
 would re-apply the event just to count it). Counters are cumulative: a failure that is redriven and then
 applied counts once as failed and once as synced.
@@ -53,9 +54,9 @@ def object_type_for_event(event_type: str | None) -> str:
     return "events"
 
 
-def _emit(object_type: str, outcome: str) -> None:
-    with single_metric(name=SYNC_OUTCOME_METRIC, unit=MetricUnit.Count, value=1, namespace=metrics.namespace,
-                       default_dimensions={"service": "qbsync"}) as metric:
+def _emit(object_type: str, outcome: str, amount: int = 1) -> None:
+    with single_metric(name=SYNC_OUTCOME_METRIC, unit=MetricUnit.Count, value=amount,
+                       namespace=metrics.namespace, default_dimensions={"service": "qbsync"}) as metric:
         metric.add_dimension(name="object_type", value=object_type)
         metric.add_dimension(name="outcome", value=outcome)
 
@@ -67,13 +68,14 @@ def _default_stats() -> SyncStatsRepository:
 
 
 def record_outcome(tenant_id: str | None, object_type: str, status: str, reason: str | None = None, *,
-                   stats: SyncStatsRepository | None = None) -> None:
+                   stats: SyncStatsRepository | None = None, amount: int = 1) -> None:
+    """`amount`: how many objects had this outcome (a poll counts a whole run's contacts at once)."""
     outcome = outcome_name(status)
-    _emit(object_type, outcome)
+    _emit(object_type, outcome, amount)
     if not tenant_id:
         return  # not one of our messages: nothing to count it against
     try:
-        (stats or _default_stats()).increment(tenant_id, object_type, outcome, reason)
+        (stats or _default_stats()).increment(tenant_id, object_type, outcome, reason, amount=amount)
     except (ClientError, BotoCoreError) as error:
         logger.warning("sync counter not updated", extra={"object_type": object_type, "outcome": outcome,
                                                           "error_type": type(error).__name__})

@@ -248,3 +248,23 @@ def test_a_request_that_cannot_be_made_is_not_retried():
     error = error_from_transport(requests.exceptions.MissingSchema("crm.example.com"), operation="op")
     assert error.retryable is False and error.code == "crm_request_failed"
     assert RetryPolicy().should_retry(error, 0) is False
+
+
+@pytest.mark.parametrize("bad_id", [".", "..", ""])
+def test_dot_segments_and_empty_ids_are_refused_before_any_request(bad_id):
+    # "." and ".." pass percent-encoding untouched and would be normalised into another route.
+    session = FakeSession(response(200, {}))
+    with pytest.raises(ValueError):
+        client(session, []).put_connection(bad_id, ConnectionUpdate(status="connected", realm_id="r1"),
+                                           idempotency_key="k")
+    assert session.sent == []
+
+
+def test_ids_that_merely_contain_dots_are_sent_encoded_as_one_segment():
+    session = FakeSession(response(200, {}), response(200, {}))
+    client(session, []).put_connection("...", ConnectionUpdate(status="connected", realm_id="r1"),
+                                       idempotency_key="k")
+    client(session, []).put_connection("../x", ConnectionUpdate(status="connected", realm_id="r1"),
+                                       idempotency_key="k")
+    assert [sent["url"] for sent in session.sent] == ["https://crm.example.com/api/tenants/.../connection",
+                                                      "https://crm.example.com/api/tenants/..%2Fx/connection"]

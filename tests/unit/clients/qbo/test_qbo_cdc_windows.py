@@ -21,28 +21,41 @@ def stamp(moment: datetime) -> str:
 
 
 class FakeQbo:
-    """Changes per entity, each at its own time; answers like QBO: at most 1000 objects, keeping the
-    oldest (QBO.md §11), grouped by entity, changedSince inclusive."""
+    """Changes per entity, each at its own time (a `deleted` set per entity marks stubs); answers like the
+    emulator: at most 1000 objects, keeping the oldest (QBO.md §11), grouped by entity in the order asked,
+    deleted objects after the active ones, changedSince inclusive. `exclusive` makes changedSince exclusive;
+    `cut_grouped` cuts the grouped list at 1000 instead of keeping the oldest (the other reading of §3)."""
 
-    def __init__(self, changes: dict[str, list[datetime]], server_time: datetime = NOW) -> None:
+    def __init__(self, changes: dict[str, list[datetime]], server_time: datetime = NOW, *,
+                 deleted: dict[str, set[int]] | None = None, exclusive: bool = False,
+                 cut_grouped: bool = False) -> None:
         self.changes = changes
         self.server_time = server_time
+        self.deleted = deleted or {}
+        self.exclusive = exclusive
+        self.cut_grouped = cut_grouped
         self.calls: list[tuple[tuple[str, ...], datetime]] = []
 
     def fetch(self, entities, since: datetime) -> CdcPage:
         self.calls.append((tuple(entities), since))
+        since = since.replace(microsecond=0)
         found = [
-            (moment, entity, index)
+            (moment, entities.index(entity), index)
             for entity in entities
             for index, moment in enumerate(self.changes.get(entity, []))
-            if moment >= since
+            if (moment > since if self.exclusive else moment >= since)
         ]
-        kept = sorted(found)[:1000]
+        def grouped(item):
+            moment, order, index = item
+            return order, index in self.deleted.get(entities[order], ()), moment, index
+        kept = sorted(found, key=grouped)[:1000] if self.cut_grouped else sorted(found)[:1000]
         objects: dict[str, list[dict]] = {}
-        for moment, entity, index in sorted(kept, key=lambda item: (item[1], item[0])):
-            objects.setdefault(entity, []).append(
-                {"Id": str(index), "SyncToken": "0", "MetaData": {"LastUpdatedTime": stamp(moment)}}
-            )
+        for moment, order, index in sorted(kept, key=grouped):
+            entity = entities[order]
+            obj = {"Id": str(index), "SyncToken": "0", "MetaData": {"LastUpdatedTime": stamp(moment)}}
+            if index in self.deleted.get(entity, ()):
+                obj = {"status": "Deleted", "Id": str(index), "MetaData": obj["MetaData"]}
+            objects.setdefault(entity, []).append(obj)
         return CdcPage(objects=objects, server_time=self.server_time)
 
 
@@ -69,7 +82,7 @@ def test_a_window_under_the_cap_takes_one_call():
     assert result.next_changed_since == NOW
 
 
-def test_a_capped_answer_for_several_entities_is_asked_again_entity_by_entity():
+def test_a_capped_answer_for_several_entities_is_kept_and_continued_for_all_of_them():
     qbo = FakeQbo(
         {
             "Customer": spread(600, SINCE, timedelta(seconds=10)),
@@ -77,11 +90,44 @@ def test_a_capped_answer_for_several_entities_is_asked_again_entity_by_entity():
         }
     )
 
-    result = collect_changes(qbo.fetch, ["Customer", "Invoice"], SINCE, now=NOW)
+    result = collect_changes(qbo.fetch, ["Invoice", "Customer"], SINCE, now=NOW)
 
-    assert [entities for entities, _ in qbo.calls] == [("Customer", "Invoice"), ("Customer",), ("Invoice",)]
+    # Nothing thrown away: 1,300 changes in two calls, the second from the first answer's newest change
+    assert [entities for entities, _ in qbo.calls] == [("Invoice", "Customer")] * 2
     assert ids(result, "Customer") == {str(n) for n in range(600)}
     assert ids(result, "Invoice") == {str(n) for n in range(700)}
+    assert len(result.changes) == 1300
+
+
+def test_five_thousand_changes_of_one_entity_among_others_take_six_calls():
+    minute = timedelta(minutes=1)
+    qbo = FakeQbo({"Item": spread(3, SINCE, minute), "Invoice": spread(40, SINCE, minute),
+                   "Payment": spread(10, SINCE, minute),
+                   "Customer": spread(5000, SINCE, timedelta(milliseconds=60))})
+
+    result = collect_changes(qbo.fetch, ["Item", "Invoice", "Payment", "Customer"], SINCE, now=NOW)
+
+    assert len(qbo.calls) == 6
+    assert len(ids(result, "Customer")) == 5000 and len(ids(result, "Invoice")) == 40
+    assert len(ids(result, "Item")) == 3 and len(ids(result, "Payment")) == 10
+
+
+@pytest.mark.parametrize(("asked", "counts", "steps"), [
+    # Customer, asked first, fills the answer: the invoices asked after it are not in it at all, and are
+    # asked again from the start
+    (["Customer", "Invoice"], (1500, 20), (timedelta(seconds=1), timedelta(minutes=1))),
+    # the invoices before the cut group are complete (and asked again with it, from where it was cut)
+    (["Invoice", "Customer"], (300, 2500), (timedelta(seconds=30), timedelta(seconds=1))),
+], ids=["asked_after_the_cut", "asked_before_the_cut"])
+def test_a_cut_grouped_list_loses_nothing(asked, counts, steps):
+    # The other reading of QBO.md §3: the grouped list itself cut at 1000, rather than the oldest kept.
+    qbo = FakeQbo({entity: spread(count, SINCE, step) for entity, count, step in zip(asked, counts, steps)},
+                  cut_grouped=True)
+
+    result = collect_changes(qbo.fetch, asked, SINCE, now=NOW)
+
+    for entity, count in zip(asked, counts):
+        assert ids(result, entity) == {str(n) for n in range(count)}
 
 
 def test_a_capped_single_entity_continues_after_the_last_change_it_saw_without_loss_or_duplicates():
@@ -99,6 +145,44 @@ def test_a_capped_single_entity_continues_after_the_last_change_it_saw_without_l
     assert len(qbo.calls) == 3
 
 
+def test_deletions_sharing_the_cut_second_are_not_missed():
+    # 2,000 customer changes, 30 a second; customers 990-1019 share the second the first answer is cut in,
+    # and among them 995 (in it) and 1005 (cut off) are deletions (stubs come after the active objects).
+    moments = [SINCE + timedelta(seconds=n // 30) for n in range(2000)]
+    qbo = FakeQbo({"Customer": moments}, deleted={"Customer": {995, 1005, 1999}})
+
+    result = collect_changes(qbo.fetch, ["Invoice", "Customer"], SINCE, now=NOW)
+
+    assert ids(result, "Customer") == {str(n) for n in range(2000)}
+    assert {change.id for change in result.changes if change.deleted} == {"995", "1005", "1999"}
+
+
+@pytest.mark.parametrize("cut_grouped", [False, True])
+def test_an_exclusive_changed_since_loses_nothing_either(cut_grouped):
+    moments = [SINCE + timedelta(seconds=n // 20) for n in range(2500)]
+    qbo = FakeQbo({"Customer": moments, "Item": spread(5, SINCE, timedelta(minutes=1))}, exclusive=True,
+                  cut_grouped=cut_grouped)
+
+    result = collect_changes(qbo.fetch, ["Item", "Customer"], SINCE - timedelta(seconds=1), now=NOW)
+
+    assert ids(result, "Customer") == {str(n) for n in range(2500)}
+    assert ids(result, "Item") == {str(n) for n in range(5)}
+
+
+@pytest.mark.parametrize("exclusive", [False, True])
+def test_groups_before_the_cut_one_with_later_changes_go_on_from_those(exclusive):
+    # The cut group (asked last) changed early, 30 a second; the invoices before it all along: the invoices
+    # go on from the answer's newest change, the customers from theirs
+    qbo = FakeQbo({"Invoice": spread(1500, SINCE, timedelta(seconds=2)),
+                   "Customer": [SINCE + timedelta(seconds=n // 30) for n in range(1200)]}, exclusive=exclusive)
+
+    result = collect_changes(qbo.fetch, ["Invoice", "Customer"], SINCE - timedelta(seconds=1), now=NOW)
+
+    assert ids(result, "Invoice") == {str(n) for n in range(1500)}
+    assert ids(result, "Customer") == {str(n) for n in range(1200)}
+    assert ("Invoice",) in [entities for entities, _ in qbo.calls]
+
+
 def test_1000_changes_within_one_second_cannot_be_narrowed():
     qbo = FakeQbo({"Customer": [SINCE + timedelta(minutes=5)] * 1200})
 
@@ -107,7 +191,7 @@ def test_1000_changes_within_one_second_cannot_be_narrowed():
 
 
 def test_the_next_watermark_is_the_earliest_complete_answer_time():
-    # The capped first answer (NOW) is discarded; the two per-entity answers are complete.
+    # The capped first answer (NOW) says nothing of what came after it; the later answers are complete.
     times = iter([NOW, NOW - timedelta(seconds=30), NOW - timedelta(seconds=5)])
 
     class Clocked(FakeQbo):

@@ -47,7 +47,7 @@ from qbsync.models.crm_api import (
     ReviewRequest,
     ReviewRequestResult,
 )
-from qbsync.observability import logger
+from qbsync.observability import logger, traced
 from qbsync.signatures.standard_webhooks import decode_secret, signature_headers
 from qbsync.utils.jsonio import dumps
 
@@ -61,6 +61,10 @@ def _segment(value: str) -> str:
     # Ids go into the path verbatim but encoded: a "/" in a CRM id must not change the route.
     if not value:
         raise ValueError("path ids must not be empty")
+    # "." and ".." survive encoding and are dot-segments: URL normalisation (ours, a proxy's, the CRM's)
+    # would turn /tenants/../connection into another route. Ids are checked at ingest; this is the backstop.
+    if value in (".", ".."):
+        raise ValueError("path ids must not be '.' or '..'")
     return quote(value, safe="")
 
 
@@ -181,6 +185,11 @@ class CrmClient:
         # Serialised once: every attempt sends the same bytes, so the CRM sees the same body for the key.
         payload = dumps(body.model_dump(mode="json")).encode("utf-8")
 
+        with traced("crm", tenant_id=ids[0], crm_operation=operation):
+            return self._call_with_retries(method, path, payload, idempotency_key, operation, answer_model)
+
+    def _call_with_retries(self, method: str, path: str, payload: bytes, idempotency_key: str, operation: str,
+                           answer_model: type[AnswerT] | None) -> AnswerT | None:
         attempt = 0
         while True:
             try:

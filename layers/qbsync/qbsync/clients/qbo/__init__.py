@@ -17,33 +17,63 @@ Every failure is a `QboError` (a `qbsync.errors.UpstreamError`); the retryable o
 which the QBO `requestid` is derived, so a retried write never duplicates.
 """
 
-from qbsync.clients.qbo.batch import MAX_BATCH_ITEMS, BatchItemResult, BatchOperation
-from qbsync.clients.qbo.cdc import CDC_MAX_LOOKBACK, CDC_MAX_OBJECTS, CdcChange, CdcPage, CdcResult
-from qbsync.clients.qbo.client import DEFAULT_TIMEOUT, MINOR_VERSION, HttpSession, QboClient, RequestLimiter
-from qbsync.clients.qbo.errors import (
-    QboAuthError,
-    QboCdcWindowError,
-    QboConnectionError,
-    QboDuplicateDocNumberError,
-    QboDuplicateNameError,
-    QboError,
-    QboFaultEntry,
-    QboInvalidGrantError,
-    QboNotFoundError,
-    QboQueryError,
-    QboRetryableError,
-    QboServerError,
-    QboStaleObjectError,
-    QboThrottledError,
-    QboValidationError,
-    error_from_fault,
-    error_from_response,
-)
-from qbsync.clients.qbo.oauth import ACCOUNTING_SCOPE, AuthorizationRequest, IntuitOAuthClient
-from qbsync.clients.qbo.query import Condition
-from qbsync.clients.qbo.request_ids import RequestKey, request_id
-from qbsync.clients.qbo.retry import RetryPolicy
-from qbsync.clients.qbo.tokens import TokenSet
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qbsync.clients.qbo.batch import MAX_BATCH_ITEMS, BatchItemResult, BatchOperation
+    from qbsync.clients.qbo.cdc import CDC_MAX_LOOKBACK, CDC_MAX_OBJECTS, CdcChange, CdcPage, CdcResult
+    from qbsync.clients.qbo.client import DEFAULT_TIMEOUT, MINOR_VERSION, HttpSession, QboClient, RequestLimiter
+    from qbsync.clients.qbo.errors import (
+        QboAuthError,
+        QboCdcWindowError,
+        QboConnectionError,
+        QboDuplicateDocNumberError,
+        QboDuplicateNameError,
+        QboError,
+        QboFaultEntry,
+        QboInvalidGrantError,
+        QboNotFoundError,
+        QboQueryError,
+        QboRetryableError,
+        QboServerError,
+        QboStaleObjectError,
+        QboThrottledError,
+        QboValidationError,
+        error_from_fault,
+        error_from_response,
+    )
+    from qbsync.clients.qbo.oauth import ACCOUNTING_SCOPE, AuthorizationRequest, IntuitOAuthClient
+    from qbsync.clients.qbo.query import Condition
+    from qbsync.clients.qbo.request_ids import RequestKey, request_id
+    from qbsync.clients.qbo.retry import RetryPolicy
+    from qbsync.clients.qbo.tokens import TokenSet
+
+# The names above are loaded on first use (PEP 562), not with the package: importing any submodule runs this
+# file, and eager re-exports made every importer of `qbsync.clients.qbo.errors` pay for requests-oauthlib
+# and the whole client (bench/ cold start).
+_SUBMODULE_OF = {
+    **dict.fromkeys(["MAX_BATCH_ITEMS", "BatchItemResult", "BatchOperation"], "batch"),
+    **dict.fromkeys(["CDC_MAX_LOOKBACK", "CDC_MAX_OBJECTS", "CdcChange", "CdcPage", "CdcResult"], "cdc"),
+    **dict.fromkeys(["DEFAULT_TIMEOUT", "MINOR_VERSION", "HttpSession", "QboClient", "RequestLimiter"], "client"),
+    **dict.fromkeys(["ACCOUNTING_SCOPE", "AuthorizationRequest", "IntuitOAuthClient"], "oauth"),
+    "Condition": "query",
+    **dict.fromkeys(["RequestKey", "request_id"], "request_ids"),
+    "RetryPolicy": "retry",
+    "TokenSet": "tokens",
+}  # every other name of __all__ is in .errors
+
+
+def __getattr__(name: str) -> Any:
+    submodule = _SUBMODULE_OF.get(name) or ("errors" if name in __all__ else None)
+    if submodule is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{submodule}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ACCOUNTING_SCOPE",

@@ -1,15 +1,28 @@
 """Change Data Capture: reading every change since a time, although QBO caps each answer (QBO.md §3).
 
-QBO answers `GET /cdc?entities=..&changedSince=..` with at most 1000 objects, looks back at most 30 days,
-and has no upper bound on the window. So when an answer holds 1000 objects it may be cut short, and the
-window is narrowed until every answer fits:
-1. an answer for several entities that hits the cap is discarded and each entity asked for on its own;
-2. a single entity that still hits the cap keeps what it got (QBO keeps the oldest changes, QBO.md §11)
-   and is asked again from its latest `LastUpdatedTime`, less one second: whether QBO's `changedSince` is
-   inclusive or not, objects sharing that last timestamp come again rather than being lost, and are
-   dropped as duplicates here. If that does not move the window forward (1000+ changes of one entity
-   within a second), `QboCdcWindowError` says so: re-sync that entity by query.
+QBO answers `GET /cdc?entities=..&changedSince=..` with at most 1000 objects, grouped by entity, each group by
+last-updated time with deleted objects after the active ones; it looks back at most 30 days and has no upper
+bound on the window. An answer of 1000 objects may be cut short. A capped answer keeps the oldest changes
+(QBO.md §11): everything older than its newest `LastUpdatedTime` is in it, deletions included. So nothing of
+a capped answer is thrown away, and the next call goes on where it ended:
+1. the group the cut fell in (the answer's last) goes on from its newest `LastUpdatedTime`, together with
+   the groups before it and the entities asked before it that had no change: every call asks for all of
+   them, so each answer is full until the last one. Were QBO to cut the grouped list itself rather than
+   keep the oldest, the groups before the cut one would be complete and those silent entities unchanged,
+   so this still loses nothing. When the groups before hold later changes than the cut one, they go on
+   from the answer's newest change, in a call of their own;
+2. entities asked after the cut group, of which the answer shows nothing, are asked again from the
+   window's start, together (the caller asks for the entity most likely to change in bulk last, so this
+   is rare). The same holds when the groups do not come in the order asked;
+3. a call from a second already read returns that second's objects again when `changedSince` is
+   inclusive (the emulator's choice; QBO does not say): they are dropped as duplicates here. The first
+   continuation checks it: when no object of that second comes back, it is asked again a second earlier,
+   and so is every later one, so an exclusive `changedSince` loses nothing either;
+4. 1000+ changes of one entity within one second cannot be paged: `QboCdcWindowError` says so (re-sync that
+   entity by query).
 
+Whole-second stamps are the limit: each continuation re-reads what it already has of the second it starts
+from, so a burst of hundreds of changes a second costs more calls than 1000 a call (bench/README.md).
 `next_changed_since` is the earliest server `time` of the answers that were complete: the next poll starts
 there (QBO's clock, not ours). Changes may come twice across polls; consumers compare SyncTokens anyway.
 `collect_changes` is pure; the client passes its HTTP call in as `fetch_page`.
@@ -113,6 +126,105 @@ def check_window(entities: Sequence[str], changed_since: datetime, now: datetime
         )
 
 
+@dataclass(frozen=True)
+class _Ask:
+    entities: tuple[str, ...]
+    since: datetime
+    # Set when `since` is the newest stamp of objects already held: the answer tells whether changedSince
+    # is inclusive.
+    resumes: bool = False
+
+
+def _second(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
+
+
+class _Collector:
+    def __init__(self, fetch_page: Callable[[Sequence[str], datetime], CdcPage]) -> None:
+        self._fetch_page = fetch_page
+        self._seen: set[tuple[str, str, str]] = set()
+        self.changes: list[CdcChange] = []
+        self.watermark: datetime | None = None
+        self._inclusive: bool | None = None  # unknown until a continuation answers
+
+    def run(self, first: _Ask) -> None:
+        pending: deque[_Ask] = deque([first])
+        while pending:
+            ask = pending.popleft()
+            page = self._fetch_page(ask.entities, ask.since)
+            self._keep(page)
+            if ask.resumes and self._inclusive is None:
+                self._inclusive = any(_second(stamp) == _second(ask.since)
+                                      for items in page.objects.values() for stamp in _stamps(items))
+                if not self._inclusive:
+                    # Nothing of the second resumed from came back: changedSince may be exclusive, and that
+                    # second's objects the cut left out were skipped. Ask from a second earlier, as every
+                    # continuation waiting and to come.
+                    pending = deque(_Ask(waiting.entities, waiting.since - _OVERLAP) if waiting.resumes
+                                    else waiting for waiting in [ask, *pending])
+                    continue
+            if page.object_count < CDC_MAX_OBJECTS:
+                self.watermark = page.server_time if self.watermark is None else min(self.watermark,
+                                                                                      page.server_time)
+                continue
+            pending.extend(self._after_cut(ask, page))
+
+    def _keep(self, page: CdcPage) -> None:
+        for name, items in page.objects.items():
+            for obj in items:
+                stamp = (obj.get("MetaData") or {}).get("LastUpdatedTime", "")
+                key = (name, str(obj.get("Id")), f"{stamp}|{obj.get('SyncToken')}|{obj.get('status')}")
+                if key not in self._seen:
+                    self._seen.add(key)
+                    self.changes.append(CdcChange(entity=name, object=obj))
+
+    def _after_cut(self, ask: _Ask, page: CdcPage) -> list[_Ask]:
+        """The calls that continue a capped answer (see the module's notes). Each one starts later than
+        `ask` or asks for fewer entities, so the narrowing ends."""
+        answered = [name for name in page.objects if name in ask.entities and page.objects[name]]
+        if not answered:
+            raise QboServerError("QBO's CDC answer hit the cap without any of the entities asked for")
+        cut = answered[-1]
+        if [name for name in ask.entities if name in answered] == answered:
+            # Groups come in the order asked: the silent entities before the cut group had no change.
+            head = ask.entities[:ask.entities.index(cut) + 1]
+        else:
+            head = tuple(name for name in ask.entities if name in answered)
+        tail = tuple(name for name in ask.entities if name not in head)
+        newest = {name: self._resume_point(name, page.objects[name]) for name in answered}
+        asks = [_Ask(tail, ask.since)] if tail else []
+        group = head
+        before = tuple(name for name in head if name != cut)
+        top = max(newest.values())
+        if before and _second(top) > _second(newest[cut]):
+            # Groups before the cut one hold later changes (complete up to the answer's newest): they go on
+            # from there, the cut group from where it was cut.
+            asks.insert(0, _Ask(before, top, resumes=self._inclusive is None))
+            group = (cut,)
+        if _second(newest[cut]) > _second(ask.since):
+            return [_Ask(group, newest[cut], resumes=self._inclusive is None), *asks]
+        if len(group) > 1:
+            # The cut group's changes all share the window's first second: ask each entity on its own.
+            return [*(_Ask((name,), ask.since) for name in group), *asks]
+        if len(ask.entities) > 1:
+            return [_Ask(group, ask.since), *asks]
+        raise QboCdcWindowError(
+            f"{cut} has {CDC_MAX_OBJECTS}+ changes within a second after {ask.since.isoformat()}; "
+            "CDC cannot page through them: re-sync by query"
+        )
+
+    def _resume_point(self, entity: str, objects: Sequence[Mapping[str, Any]]) -> datetime:
+        stamps = _stamps(objects)
+        if len(stamps) < len(objects):
+            raise QboCdcWindowError(
+                f"CDC answer for {entity} hit the cap without LastUpdatedTime to narrow by")
+        return max(stamps) - (_OVERLAP if self._inclusive is False else timedelta(0))
+
+
+def _stamps(objects: Sequence[Mapping[str, Any]]) -> list[datetime]:
+    return [stamp for obj in objects if (stamp := last_updated_time(obj)) is not None]
+
+
 def collect_changes(
     fetch_page: Callable[[Sequence[str], datetime], CdcPage],
     entities: Sequence[str],
@@ -121,46 +233,6 @@ def collect_changes(
     now: datetime,
 ) -> CdcResult:
     check_window(entities, changed_since, now)
-    pending: deque[tuple[tuple[str, ...], datetime]] = deque([(tuple(entities), changed_since)])
-    seen: set[tuple[str, str, str]] = set()
-    changes: list[CdcChange] = []
-    watermark: datetime | None = None
-
-    def keep(page: CdcPage) -> None:
-        for name, items in page.objects.items():
-            for obj in items:
-                stamp = (obj.get("MetaData") or {}).get("LastUpdatedTime", "")
-                key = (name, str(obj.get("Id")), f"{stamp}|{obj.get('SyncToken')}|{obj.get('status')}")
-                if key not in seen:
-                    seen.add(key)
-                    changes.append(CdcChange(entity=name, object=obj))
-
-    while pending:
-        group, since = pending.popleft()
-        page = fetch_page(group, since)
-        if page.object_count < CDC_MAX_OBJECTS:
-            keep(page)
-            watermark = page.server_time if watermark is None else min(watermark, page.server_time)
-            continue
-        if len(group) > 1:
-            pending.extend(((entity,), since) for entity in group)
-            continue
-        keep(page)
-        stamps = [last_updated_time(obj) for items in page.objects.values() for obj in items]
-        if any(stamp is None for stamp in stamps):
-            raise QboCdcWindowError(
-                f"CDC answer for {group[0]} hit the cap without LastUpdatedTime to narrow by"
-            )
-        newest = max(stamp for stamp in stamps if stamp is not None)
-        next_since = newest - _OVERLAP
-        if next_since <= since:
-            # Two busy neighbouring seconds can fill an answer without either holding 1000 changes:
-            # continue from the newest change itself (changedSince is inclusive; repeats are dropped).
-            next_since = newest
-        if next_since <= since:
-            raise QboCdcWindowError(
-                f"{group[0]} has {CDC_MAX_OBJECTS}+ changes within a second after {since.isoformat()}; "
-                "CDC cannot page through them: re-sync by query"
-            )
-        pending.append((group, next_since))
-    return CdcResult(changes=changes, next_changed_since=watermark)
+    collector = _Collector(fetch_page)
+    collector.run(_Ask(tuple(dict.fromkeys(entities)), changed_since))
+    return CdcResult(changes=collector.changes, next_changed_since=collector.watermark)

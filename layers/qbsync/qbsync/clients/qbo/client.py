@@ -14,6 +14,7 @@ timeout or a dropped connection therefore resend the very same request.
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -24,7 +25,6 @@ from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
 import requests
-from oauthlib.oauth2 import TokenExpiredError
 
 from qbsync.clients.qbo import json_codec
 from qbsync.clients.qbo.batch import (
@@ -62,6 +62,14 @@ _NO_ANSWER = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
+
+
+def _token_expired() -> tuple[type[BaseException], ...]:
+    """oauthlib's TokenExpiredError, raised only by an `OAuth2Session` (requests-oauthlib), which has imported
+    oauthlib already. Not imported here: the workers' sessions never raise it, and oauthlib is a heavy import
+    on their cold start (bench/ cold start)."""
+    oauth2 = sys.modules.get("oauthlib.oauth2")
+    return (oauth2.TokenExpiredError,) if oauth2 is not None else ()
 
 
 class HttpSession(Protocol):
@@ -420,7 +428,7 @@ class QboClient:
                 response = self._session.request(
                     method, url, data=body, headers=headers, timeout=self._timeout
                 )
-            except TokenExpiredError:
+            except _token_expired():
                 raise QboAuthError("the access token expired before the call: refresh it") from None
             except _NO_ANSWER as exc:
                 # `from None`: the exception text holds the URL, whose query may quote customer data.

@@ -14,6 +14,12 @@ from qbsync.models.tenant_settings import TenantSettings
 from qbsync.repositories.mappings import MappingsRepository
 
 
+def _redrive_waiting(tenant_id: str, realm_id: str, invoice_id: str) -> int:
+    from qbsync.sync.failures import redrive_waiting_events
+
+    return redrive_waiting_events(tenant_id, realm_id, invoice_id)
+
+
 @dataclass
 class ApplyContext:
     tenant_id: str
@@ -26,6 +32,9 @@ class ApplyContext:
     crm: CrmClient
     environment: str
     clock: Callable[[], datetime]
+    # Sends an invoice's events waiting behind its dead-lettered sent back to the queue, in order
+    # (tenant, realm, CRM invoice id → how many); `qbsync.sync.crm_events.holds`.
+    redrive_waiting: Callable[[str, str, str], int] = field(default=_redrive_waiting)
     # Per-event memo (e.g. the income account found once for several new items).
     memo: dict[str, Any] = field(default_factory=dict)
 

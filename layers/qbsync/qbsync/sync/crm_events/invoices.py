@@ -4,14 +4,20 @@ one QBO Payment per CRM payment; voided → void; deleted → delete (with the p
 Exactly once (G1): every write's requestid comes from the invoice's business key, not the delivery, so a
 redelivered, retried or redriven event replays QBO's original answer; mappings are written conditionally.
 Order (G3): the FIFO group is the invoice; a snapshot older than the last one applied is skipped.
+Waiting (G2): the events that follow an `invoice.sent` dead-lettered before QBO had the invoice wait on the
+DLQ behind it and are applied, in order, once it is (`holds`). An event for an invoice qbsync never synced
+and never held (created before the connection, sent while invoice sync was off, or never sent: a draft)
+has nothing to change in QBO and is skipped as `invoice_not_synced`, counted per reason on the status page.
 Currency (F15): a foreign-currency invoice, and each payment on it, is booked at the CRM's `exchange_rate`
 when the snapshot carries one, else at QBO's own rate for the transaction date (`exchange_rate_for`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
+from functools import wraps
 from typing import Any
 
 from qbsync.clients.qbo.errors import QboNotFoundError, QboStaleObjectError
@@ -20,6 +26,7 @@ from qbsync.models.crm_events import InvoiceSnapshot, Payment
 from qbsync.models.mapping_records import Mapping
 from qbsync.repositories.mappings import MappingExistsError
 from qbsync.sync.crm_events.context import ApplyContext, Outcome
+from qbsync.sync.crm_events import holds
 from qbsync.sync.crm_events.customers import resolve_customer
 from qbsync.sync.crm_events.items import resolve_items
 from qbsync.sync.invoice_mapping import check_written_total, map_invoice, map_invoice_update
@@ -107,19 +114,29 @@ def precheck_invoice(ctx: ApplyContext, snapshot: InvoiceSnapshot, rate: Decimal
 
 
 # ---------------------------------------------------------------------------------------------- sent
+def _skip_for_good(ctx: ApplyContext, snapshot: InvoiceSnapshot, reason: str) -> Outcome:
+    # A redriven sent may end here (e.g. invoice sync turned off meanwhile): what waits behind it follows
+    # (and is skipped in turn) instead of waiting for ever.
+    holds.release(ctx, snapshot.id)
+    return _skip(reason)
+
+
 def apply_sent(ctx: ApplyContext, snapshot: InvoiceSnapshot) -> Outcome:
     if not ctx.settings.sync.invoices:
-        return _skip("invoice_sync_disabled")
+        return _skip_for_good(ctx, snapshot, "invoice_sync_disabled")
     if snapshot.created_at < ctx.connection.connected_at.replace(microsecond=0):
         # HighLevel's rule: only invoices created after the company was connected are synced. CRMs stamp
         # whole seconds, so an invoice made in the same second as the connection counts as after it.
-        return _skip("created_before_connection")
+        return _skip_for_good(ctx, snapshot, "created_before_connection")
     existing = _invoice_mapping(ctx, snapshot)
     if existing is not None:
+        if existing.state.get(holds.EVENTS_ON_HOLD):
+            holds.release(ctx, snapshot.id)  # a retry after the pairing was written but before the release
         if (_state_time(existing) or snapshot.updated_at) >= snapshot.updated_at:
             return _skip("already_synced", existing.qbo_id)
         return apply_updated(ctx, snapshot)
 
+    held = ctx.mappings.get_hold(ctx.tenant_id, ctx.realm_id, snapshot.id) is not None
     rate = exchange_rate_for(ctx, snapshot.currency, snapshot.issue_date, crm_rate=snapshot.exchange_rate)
     precheck_invoice(ctx, snapshot, rate)
     customer_ref = resolve_customer(ctx, snapshot.customer, currency=snapshot.currency)
@@ -135,20 +152,45 @@ def apply_sent(ctx: ApplyContext, snapshot: InvoiceSnapshot) -> Outcome:
                        request_key=ctx.request_key("invoice", snapshot.id, "delete-mismatch"))
         raise
     state = {"origin": "crm", "updated_at": snapshot.updated_at.isoformat(), "amount_paid": "0",
-             "customer_ref": customer_ref, "deal_id": snapshot.deal_id, "currency": snapshot.currency}
+             "customer_ref": customer_ref, "deal_id": snapshot.deal_id, "currency": snapshot.currency,
+             **({holds.EVENTS_ON_HOLD: True} if held else {})}
     try:
         ctx.mappings.create(ctx.tenant_id, ctx.realm_id, "invoices", snapshot.id, str(created["Id"]), state=state)
     except MappingExistsError:
         pass  # a concurrent delivery of the same event got the same QBO invoice back (requestid replay)
     push_status(ctx, snapshot, created)
+    if held:
+        holds.release(ctx, snapshot.id)
     return Outcome("applied", "invoices", qbo_id=str(created["Id"]))
 
 
+# ------------------------------------------------------------------------------------------ follow-ups
+FollowUp = Callable[..., Outcome]
+
+
+def _follows_sent(object_type: str) -> Callable[[FollowUp], FollowUp]:
+    """For the events after an invoice's sent: the wrapped change gets the invoice's mapping, in its turn
+    (`holds.behind_its_sent`), or the event is skipped when qbsync never synced the invoice."""
+
+    def wrap(apply: FollowUp) -> FollowUp:
+        @wraps(apply)
+        def follow_up(ctx: ApplyContext, snapshot: InvoiceSnapshot, *args: Any) -> Outcome:
+            mapping = _invoice_mapping(ctx, snapshot)
+            if mapping is not None and not mapping.state.get(holds.EVENTS_ON_HOLD):
+                return apply(ctx, snapshot, mapping, *args)  # the usual case: no hold to look for
+            with holds.behind_its_sent(ctx, snapshot.id):
+                if mapping is None:
+                    return Outcome("skipped", object_type, reason="invoice_not_synced")
+                return apply(ctx, snapshot, mapping, *args)
+
+        return follow_up
+
+    return wrap
+
+
 # ------------------------------------------------------------------------------------------- updated
-def apply_updated(ctx: ApplyContext, snapshot: InvoiceSnapshot) -> Outcome:
-    mapping = _invoice_mapping(ctx, snapshot)
-    if mapping is None:
-        return _skip("invoice_not_synced")
+@_follows_sent("invoices")
+def apply_updated(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping) -> Outcome:
     if mapping.state.get("deleted"):
         return _skip("invoice_deleted", mapping.qbo_id)
     last = _state_time(mapping)
@@ -195,10 +237,8 @@ def _payment_for_event(snapshot: InvoiceSnapshot, payment: Payment | None, paid_
                    paid_at=snapshot.updated_at, reference=None, method=None)
 
 
-def apply_payment(ctx: ApplyContext, snapshot: InvoiceSnapshot, payment: Payment | None) -> Outcome:
-    mapping = _invoice_mapping(ctx, snapshot)
-    if mapping is None:
-        return Outcome("skipped", "payments", reason="invoice_not_synced")
+@_follows_sent("payments")
+def apply_payment(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping, payment: Payment | None) -> Outcome:
     paid_before = Decimal(mapping.state.get("amount_paid", "0"))
     crm_payment = _payment_for_event(snapshot, payment, paid_before)
     if crm_payment is None:
@@ -229,10 +269,8 @@ def apply_payment(ctx: ApplyContext, snapshot: InvoiceSnapshot, payment: Payment
 
 
 # --------------------------------------------------------------------------------------- void, delete
-def apply_voided(ctx: ApplyContext, snapshot: InvoiceSnapshot) -> Outcome:
-    mapping = _invoice_mapping(ctx, snapshot)
-    if mapping is None:
-        return _skip("invoice_not_synced")
+@_follows_sent("invoices")
+def apply_voided(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping) -> Outcome:
     current = ctx.qbo.read("Invoice", mapping.qbo_id)
     if str(current.get("PrivateNote", "")).startswith("Voided"):
         voided = current
@@ -245,13 +283,11 @@ def apply_voided(ctx: ApplyContext, snapshot: InvoiceSnapshot) -> Outcome:
     return Outcome("applied", "invoices", qbo_id=mapping.qbo_id)
 
 
-def apply_deleted(ctx: ApplyContext, snapshot: InvoiceSnapshot) -> Outcome:
+@_follows_sent("invoices")
+def apply_deleted(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping) -> Outcome:
     """QBO refuses to delete an invoice with payments linked; the payments qbsync made for this invoice
     (from CRM payment events) are deleted first. A payment qbsync did not make is someone's real money:
     the event is refused with a reason instead (README, "Deleting invoices")."""
-    mapping = _invoice_mapping(ctx, snapshot)
-    if mapping is None:
-        return _skip("invoice_not_synced")
     if mapping.state.get("deleted"):
         return _skip("invoice_deleted", mapping.qbo_id)
     current = ctx.qbo.read("Invoice", mapping.qbo_id)

@@ -18,12 +18,30 @@ from qbsync.models.queue_messages import CrmEventMessage
 from qbsync.observability import logger
 from qbsync.sync.crm_events.applier import apply_event, parse_envelope
 from qbsync.sync.crm_events.context import ApplyContext, Outcome
+from qbsync.utils.jsonio import loads
 
 ContextFactory = Callable[[CrmEventMessage], "ApplyContext | Outcome"]
 
 
 class MalformedMessageError(BadRequestError):
     code = "malformed_message"
+
+
+class TenantMismatchError(BadRequestError):
+    """The envelope names another tenant than the message it travels in. Never applied (either tenant's
+    books could be the wrong ones); permanent, so it is dead-lettered at once for an operator to look at."""
+
+    code = "tenant_mismatch"
+
+
+def _check_tenant(message: CrmEventMessage) -> None:
+    try:
+        document = loads(message.envelope)
+    except ValueError:
+        return  # not JSON: parse_envelope refuses it with its own reason
+    if isinstance(document, dict) and document.get("tenant_id") != message.tenant_id:
+        raise TenantMismatchError("the event's tenant is not the queue message's tenant",
+                                  details={"event_id": message.event_id})
 
 
 def handle_message(body: str, *, context_for: ContextFactory) -> Outcome:
@@ -34,6 +52,7 @@ def handle_message(body: str, *, context_for: ContextFactory) -> Outcome:
         raise MalformedMessageError("the queue message is not a CRM event message") from None
     logger.append_keys(tenant_id=message.tenant_id, event_id=message.event_id, realm_id=message.realm_id)
     try:
+        _check_tenant(message)
         ctx = context_for(message)
         if isinstance(ctx, Outcome):
             outcome = ctx

@@ -4,8 +4,9 @@
 - `hourly`, `daily`, `weekly`: when that long has passed since the last successful poll, less half a tick:
   a poll finishes a little after the tick that started it, and without the slack "hourly" would slip to
   every 65 minutes.
-- Whatever the frequency, a company is due when its daily overdue check is (SPEC: invoices become overdue
-  without any QBO change; the check runs once per company-local day, `next_local_midnight`).
+- Whatever the frequency, a company is due when its daily checks are (SPEC: invoices become overdue
+  without any QBO change, and expiry warnings are checked daily; they run once per company-local day,
+  `next_local_midnight`, in the poll: `runner._CompanyPoll._daily_checks`).
 - Webhook jobs only run for `realtime` tenants: the other frequencies promise a pace, not immediacy.
 """
 

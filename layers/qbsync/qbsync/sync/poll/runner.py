@@ -1,8 +1,8 @@
 """One poll job for one company: read QBO's changes, write them to the CRM, then move the watermark.
 
 Order inside a run: customers, items, invoices (status, deals, QBO-made invoices), payments (review
-requests), the balances of contacts whose invoices or payments changed, then the daily overdue check, then
-the sync state with the new watermark - conditional on the version read, and only after every CRM call above
+requests), the balances of contacts whose invoices or payments changed, then the daily checks (expiry
+warnings, overdue invoices), then the sync state with the new watermark - conditional on the version read, and only after every CRM call above
 succeeded. Any failure leaves the watermark where it was: a retryable one (QBO or CRM throttled or down)
 fails the record and SQS redelivers it; a permanent one (a CRM 4xx, a QBO validation fault) sends it to the
 poll DLQ with its reason (`qbsync.queues.consumer`).
@@ -98,6 +98,9 @@ class PollDependencies:
     # Bulk writes of pairs the CRM has just created; without it (a dry run records every write) pairs are
     # written one at a time through `mappings`.
     new_pairs: NewPairsWriter | None = None
+    # `TokenLifecycle.warn_if_expiring`: the daily expiry-warning check (SPEC "Expiry warnings"); returns
+    # how many warnings it sent.
+    expiry_warnings: Callable[[ConnectionRecord], int] | None = None
 
 
 @dataclass(frozen=True)
@@ -209,9 +212,9 @@ class _CompanyPoll:
         self.counts["changes"] += len(result.changes)
         self._apply(by_entity, today=company_today(qbo_now, self._company.time_zone))
         self._refresh_balances(by_entity)
-        overdue = self._overdue_check(state, qbo_now)
+        daily = self._daily_checks(state, qbo_now)
         self._finish(state, watermark=result.next_changed_since or state.watermark, scan=state.scan,
-                     **overdue)
+                     **daily)
 
     def _scan(self, state: SyncState, plan: PollPlan) -> None:
         continuing = plan.kind == "continue_scan" and state.scan is not None
@@ -232,8 +235,8 @@ class _CompanyPoll:
             state = self._deps.sync_state.save(state.model_copy(update={"scan": progress}))
             self.counts["scanned"] += sum(len(objects) for objects in pages.values())
         done = progress.model_copy(update={"status": "done", "completed_at": self._deps.clock()})
-        overdue = self._overdue_check(state, self._deps.clock()) if progress.kind == "rescan" else {}
-        self._finish(state, watermark=progress.watermark, scan=done, **overdue)
+        daily = self._daily_checks(state, self._deps.clock()) if progress.kind == "rescan" else {}
+        self._finish(state, watermark=progress.watermark, scan=done, **daily)
 
     def _new_scan(self, plan: PollPlan) -> ScanProgress:
         kind = "rescan" if plan.kind == "rescan" else "backfill"
@@ -249,7 +252,9 @@ class _CompanyPoll:
                 "Payment": self._settings.review_request.enabled}[entity]
 
     def _cdc_entities(self) -> list[str]:
-        return [entity for entity in ("Customer", "Item", "Invoice", "Payment") if self._wants(entity)]
+        # Customer last: it is the entity that changes in bulk (an import), and a capped CDC answer is
+        # continued from its last group (`clients.qbo.cdc`).
+        return [entity for entity in ("Item", "Invoice", "Payment", "Customer") if self._wants(entity)]
 
     def _apply(self, by_entity: dict[str, list[dict[str, Any]]], *, today: Any) -> None:
         if by_entity.get("Customer"):
@@ -279,17 +284,30 @@ class _CompanyPoll:
             self.counts["balances_refreshed"] += len(customers)
             self._contacts.sync(customers)
 
-    def _overdue_check(self, state: SyncState, qbo_now: datetime) -> dict[str, Any]:
-        """Once per company-local day: invoices past due with money owed, which no QBO change announces."""
+    def _daily_checks(self, state: SyncState, qbo_now: datetime) -> dict[str, Any]:
+        """Once per company-local day (the schedule makes every company due for it, whatever its frequency:
+        `due.is_due`): the expiry warnings, then invoices past due with money owed, which no QBO change
+        announces."""
         today = company_today(qbo_now, self._company.time_zone)
         if state.overdue_checked_on == today:
             return {}
+        self._expiry_check()
         past_due = list(self._qbo.iter_query("Invoice", conditions=[("DueDate", "<", today),
                                                                     ("Balance", ">", Decimal("0"))]))
         self.counts["overdue_candidates"] += len(past_due)
         self._invoices.report(past_due, today=today, new_qbo_invoices=False)
         return {"overdue_checked_on": today,
                 "next_overdue_check_at": next_local_midnight(self._deps.clock(), self._company.time_zone)}
+
+    def _expiry_check(self) -> None:
+        """SPEC: expiry warnings are checked at connect, on every refresh and daily. A company whose access
+        token is fresh (another worker refreshed it) or that polls weekly would otherwise go days unchecked.
+        The record is read again: a refresh during this run may have sent the warning already."""
+        if self._deps.expiry_warnings is None:
+            return
+        record = self._deps.connections.get(self._tenant_id, self._realm_id)
+        if record is not None:
+            self.counts["expiry_warnings"] += self._deps.expiry_warnings(record)
 
     def _finish(self, state: SyncState, *, watermark: datetime | None, scan: ScanProgress | None,
                 **updates: Any) -> None:
