@@ -146,3 +146,30 @@ def test_payment_succeeded_becomes_one_sales_receipt(full_stack, tenant, send, w
     found = wait(receipts, message="the sales receipt")
     assert len(found) == 1
     assert Decimal(str(found[0]["TotalAmt"])) == Decimal(event["data"]["totals"]["total"])
+
+
+def test_a_delete_of_an_invoice_qbo_no_longer_has_is_reported_deleted_not_dead_lettered(full_stack, tenant, send,
+                                                                                      wait, queue_depth):
+    # Found by the chaos run: a delete QBO committed but whose answer was lost is retried, and the retry's read
+    # finds no invoice. That used to dead-letter the event as qbo_not_found while the CRM still showed the
+    # invoice open. The same path: a QBO user deleted the invoice before the CRM did.
+    tenant_id, realm = tenant
+    sent = invoice_sent(tenant_id, lines=[line("Audit", 1, "300.00")])
+    send(sent)
+    wait(lambda: qbo_invoice_for(full_stack, realm, sent["data"]["id"]) is not None, message="invoice in QBO")
+    wait(lambda: (accounting(full_stack, tenant_id, sent["data"]["id"]) or {}).get("status") == "open",
+         message="status open")
+    sqs = full_stack.aws_client("sqs")
+    dlq = full_stack.queue_url("CrmEventsDeadLetterQueue")
+    dead_before = queue_depth(sqs, dlq)
+
+    # Given QBO no longer has the invoice
+    full_stack.qbo_emulator.user_delete(realm, "Invoice", qbo_invoice_for(full_stack, realm, sent["data"]["id"])["Id"])
+
+    # When the CRM deletes it
+    send(invoice_deleted(tenant_id, invoice=sent["data"]))
+
+    # Then the CRM is told it is deleted, and nothing is dead-lettered
+    wait(lambda: (accounting(full_stack, tenant_id, sent["data"]["id"]) or {}).get("status") == "deleted",
+         timeout=60, message="status deleted")
+    assert queue_depth(sqs, dlq) == dead_before

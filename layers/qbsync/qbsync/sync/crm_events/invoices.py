@@ -290,6 +290,27 @@ def apply_deleted(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping
     the event is refused with a reason instead (README, "Deleting invoices")."""
     if mapping.state.get("deleted"):
         return _skip("invoice_deleted", mapping.qbo_id)
+    try:
+        current = _delete_in_qbo(ctx, snapshot, mapping)
+    except QboNotFoundError:
+        # QBO no longer has it: an earlier attempt's delete committed and its answer was lost (the retry's
+        # read finds nothing), or a QBO user deleted it. Either way the CRM's wish holds: record and report it.
+        current = _last_known(snapshot, mapping)
+    _write_mapping_state(ctx, mapping, deleted=True, updated_at=snapshot.updated_at.isoformat())
+    push_status(ctx, snapshot, current, deleted=True)
+    return Outcome("applied", "invoices", qbo_id=mapping.qbo_id)
+
+
+def _last_known(snapshot: InvoiceSnapshot, mapping: Mapping) -> dict[str, Any]:
+    """The invoice as the CRM last described it, for a status report when QBO can no longer be read."""
+    return {"Id": mapping.qbo_id, "DocNumber": mapping.state.get("doc_number"),
+            "TotalAmt": str(snapshot.totals.total), "Balance": str(snapshot.totals.amount_due),
+            "CurrencyRef": {"value": snapshot.currency}, "DueDate": snapshot.due_date.isoformat()}
+
+
+def _delete_in_qbo(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping) -> dict[str, Any]:
+    """Delete the invoice (its payments made by qbsync first); returns it as read just before. Raises
+    `QboNotFoundError` when QBO has no such invoice."""
     current = ctx.qbo.read("Invoice", mapping.qbo_id)
     for linked in current.get("LinkedTxn", []) or []:
         if linked.get("TxnType") != "Payment":
@@ -305,6 +326,4 @@ def apply_deleted(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping
     current = ctx.qbo.read("Invoice", mapping.qbo_id)
     ctx.qbo.delete("Invoice", mapping.qbo_id, str(current["SyncToken"]),
                    request_key=ctx.request_key("invoice", snapshot.id, "delete"))
-    _write_mapping_state(ctx, mapping, deleted=True, updated_at=snapshot.updated_at.isoformat())
-    push_status(ctx, snapshot, current, deleted=True)
-    return Outcome("applied", "invoices", qbo_id=mapping.qbo_id)
+    return current
