@@ -74,9 +74,16 @@ def log_lines():
         logger._logger.removeHandler(handler)
 
 
-def test_every_log_line_of_a_management_request_carries_tenant_and_correlation_id(full_stack, log_lines):
+def test_every_log_line_of_a_management_request_carries_tenant_and_correlation_id(full_stack, log_lines, wait,
+                                                                                 queue_depth):
     connect(full_stack, "loc_logs")
     full_stack.qbo_emulator.set_webhooks(False)
+    # Let the connect's backfill poll finish first: local functions share one process, and Powertools keeps
+    # the Logger's keys per process (in Lambda, per container), so a poll running meanwhile could stamp its own
+    # function name on these lines.
+    sqs = full_stack.aws_client("sqs")
+    wait(lambda: all(queue_depth(sqs, full_stack.queue_url(q)) == 0 for q in ("PollJobsQueue", "CrmEventsQueue")),
+         timeout=60, message="queues drained")
     seen = len(log_lines())
     base, tenant = full_stack.api.url, "/tenants/loc_logs"
     # a refused request and a redrive both log
