@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aws_lambda_powertools.event_handler import Response
-
 from qbsync import composition
+from qbsync.api.http import Response
 from qbsync.api.log_context import request_log_keys
 from qbsync.api.management import json_body, public_base_url, require_api_key, tenant_realm
 from qbsync.api.resolver import build_resolver, json_response

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from qbsync.api.http import HttpRouter, NextMiddleware
 
 from qbsync.models.identifiers import is_crm_id
 from qbsync.observability import annotate, logger
@@ -20,7 +19,7 @@ from qbsync.observability import annotate, logger
 REQUEST_KEYS = ("tenant_id", "event_id", "realm_id")
 
 
-def request_log_keys(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Any:
+def request_log_keys(app: HttpRouter, next_middleware: NextMiddleware) -> Any:
     logger.remove_keys(list(REQUEST_KEYS))
     tenant_id = (app.current_event.path_parameters or {}).get("tenant_id")
     if is_crm_id(tenant_id):  # never log (or trace) a malformed id verbatim

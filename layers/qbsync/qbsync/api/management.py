@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from qbsync.api.http import HttpRouter, NextMiddleware
 
 from qbsync.api.routes import PUBLIC_MANAGEMENT_ROUTES
 from qbsync.errors import BadRequestError
@@ -16,7 +15,7 @@ from qbsync.settings import get_settings
 from qbsync.utils.jsonio import loads
 
 
-def require_api_key(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Any:
+def require_api_key(app: HttpRouter, next_middleware: NextMiddleware) -> Any:
     if (app.current_event.http_method, app.current_event.path) in PUBLIC_MANAGEMENT_ROUTES:
         return next_middleware(app)  # the API's own documentation: no key, no secret in it
     digest = api_key_digest(get_settings()).api_key_sha256.get_secret_value()
@@ -31,7 +30,7 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def json_body(app: APIGatewayHttpResolver, *, optional: bool = False,
+def json_body(app: HttpRouter, *, optional: bool = False,
               allowed_keys: frozenset[str] | None = None) -> dict[str, Any]:
     """The request's JSON object. NaN/Infinity are refused (not JSON, RFC 8259), and with `allowed_keys` so
     is any other key: a request that says more than the route understands is refused, never half-obeyed."""
@@ -57,14 +56,14 @@ def json_body(app: APIGatewayHttpResolver, *, optional: bool = False,
     return value
 
 
-def public_base_url(app: APIGatewayHttpResolver) -> str:
+def public_base_url(app: HttpRouter) -> str:
     settings = get_settings()
     if settings.public_url:
         return str(settings.public_url).rstrip("/")
     return f"https://{app.current_event.request_context.domain_name}"
 
 
-def tenant_realm(app: APIGatewayHttpResolver, tenant_id: str) -> str:
+def tenant_realm(app: HttpRouter, tenant_id: str) -> str:
     """The company a management call is about: `?realm_id=` or the tenant's default (404 when none)."""
     from qbsync.composition import connections_repository
     from qbsync.errors import NotFoundError

@@ -11,8 +11,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
-
+from qbsync.api.http import APPLICATION_JSON, TEXT_HTML, Response
 from qbsync.utils.jsonio import dumps
 
 _PAGE = """<!doctype html>
@@ -38,17 +37,17 @@ def wants_html(headers: dict[str, str]) -> bool:
 def page(status: int, *, title: str, message: str, code: str, headers: dict[str, str], **extra: Any) -> Response:
     if wants_html(headers):
         body = _PAGE.format(title=html.escape(title), message=html.escape(message), code=html.escape(code))
-        return Response(status_code=status, content_type=content_types.TEXT_HTML, body=body,
+        return Response(status_code=status, content_type=TEXT_HTML, body=body,
                         headers=_SECURITY_HEADERS)
     payload: dict[str, Any]
     if status >= 400:
         payload = {"error": {"code": code, "message": message, **extra}}
     else:
         payload = {"status": code, "message": message, **extra}
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=dumps(payload),
+    return Response(status_code=status, content_type=APPLICATION_JSON, body=dumps(payload),
                     headers=_SECURITY_HEADERS)
 
 
 def redirect(location: str) -> Response:
-    return Response(status_code=302, content_type=content_types.TEXT_HTML, body="",
+    return Response(status_code=302, content_type=TEXT_HTML, body="",
                     headers={"Location": location, **_SECURITY_HEADERS})

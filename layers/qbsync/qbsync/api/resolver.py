@@ -9,9 +9,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError as PowertoolsNotFound
-
+from qbsync.api.http import APPLICATION_JSON, HttpRequest, HttpRouter, NotFoundError, Response
 from qbsync.api.routes import allowed_methods
 from qbsync.errors import QbsyncError
 from qbsync.observability import logger
@@ -21,7 +19,7 @@ from qbsync.utils.jsonio import dumps
 def json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
     return Response(
         status_code=status,
-        content_type=content_types.APPLICATION_JSON,
+        content_type=APPLICATION_JSON,
         body=dumps(body),
         headers=headers or {},
     )
@@ -31,8 +29,8 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> Respon
     return json_response(status, {"error": {"code": code, "message": message, **extra}})
 
 
-def build_resolver() -> APIGatewayHttpResolver:
-    resolver = APIGatewayHttpResolver(serializer=dumps)
+def build_resolver() -> HttpRouter:
+    resolver = HttpRouter()
 
     @resolver.exception_handler(QbsyncError)
     def _domain_error(error: QbsyncError) -> Response:
@@ -41,7 +39,7 @@ def build_resolver() -> APIGatewayHttpResolver:
         return json_response(error.http_status, error.to_body())
 
     @resolver.not_found
-    def _not_found(_: PowertoolsNotFound) -> Response:
+    def _not_found(_: NotFoundError) -> Response:
         path = resolver.current_event.raw_path
         methods = allowed_methods(path)
         if methods:
@@ -68,12 +66,6 @@ def build_resolver() -> APIGatewayHttpResolver:
     return resolver
 
 
-def raw_body(event: Any) -> bytes:
+def raw_body(event: HttpRequest | dict[str, Any]) -> bytes:
     """The request body exactly as sent (signatures are computed over these bytes)."""
-    import base64
-
-    body = event.get("body") if isinstance(event, dict) else event.raw_event.get("body")
-    if not body:
-        return b""
-    is_base64 = event.get("isBase64Encoded") if isinstance(event, dict) else event.is_base64_encoded
-    return base64.b64decode(body) if is_base64 else body.encode("utf-8")
+    return (event if isinstance(event, HttpRequest) else HttpRequest(event)).raw_body()
