@@ -164,7 +164,9 @@ def test_a_delete_of_an_invoice_qbo_no_longer_has_is_reported_deleted_not_dead_l
     dead_before = queue_depth(sqs, dlq)
 
     # Given QBO no longer has the invoice
-    full_stack.qbo_emulator.user_delete(realm, "Invoice", qbo_invoice_for(full_stack, realm, sent["data"]["id"])["Id"])
+    in_qbo = qbo_invoice_for(full_stack, realm, sent["data"]["id"])
+    assert in_qbo.get("DocNumber")
+    full_stack.qbo_emulator.user_delete(realm, "Invoice", in_qbo["Id"])
 
     # When the CRM deletes it
     send(invoice_deleted(tenant_id, invoice=sent["data"]))
@@ -173,3 +175,6 @@ def test_a_delete_of_an_invoice_qbo_no_longer_has_is_reported_deleted_not_dead_l
     wait(lambda: (accounting(full_stack, tenant_id, sent["data"]["id"]) or {}).get("status") == "deleted",
          timeout=60, message="status deleted")
     assert queue_depth(sqs, dlq) == dead_before
+    # and the report still names the invoice's QBO id and number, as the CRM last saw them
+    report = accounting(full_stack, tenant_id, sent["data"]["id"])
+    assert (report["qbo_invoice_id"], report["doc_number"]) == (in_qbo["Id"], in_qbo["DocNumber"])

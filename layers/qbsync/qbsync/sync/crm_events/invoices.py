@@ -151,8 +151,10 @@ def apply_sent(ctx: ApplyContext, snapshot: InvoiceSnapshot) -> Outcome:
         ctx.qbo.delete("Invoice", str(created["Id"]), str(created["SyncToken"]),
                        request_key=ctx.request_key("invoice", snapshot.id, "delete-mismatch"))
         raise
+    # The doc number is kept for the one report made without QBO: a delete of an invoice QBO no longer has.
     state = {"origin": "crm", "updated_at": snapshot.updated_at.isoformat(), "amount_paid": "0",
              "customer_ref": customer_ref, "deal_id": snapshot.deal_id, "currency": snapshot.currency,
+             "doc_number": created.get("DocNumber"),
              **({holds.EVENTS_ON_HOLD: True} if held else {})}
     try:
         ctx.mappings.create(ctx.tenant_id, ctx.realm_id, "invoices", snapshot.id, str(created["Id"]), state=state)
@@ -215,7 +217,7 @@ def apply_updated(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping
                 raise
     check_written_total(updated, snapshot)
     _write_mapping_state(ctx, mapping, updated_at=snapshot.updated_at.isoformat(), customer_ref=customer_ref,
-                         deal_id=snapshot.deal_id)
+                         deal_id=snapshot.deal_id, doc_number=updated.get("DocNumber"))
     push_status(ctx, snapshot, updated)
     return Outcome("applied", "invoices", qbo_id=mapping.qbo_id)
 
