@@ -203,3 +203,18 @@ def test_events_wait_in_the_dlq_while_reauth_is_needed_and_go_through_after_reco
                 if f"crm_invoice_id={event['data']['id']}]" in str(i.get("PrivateNote", ""))]
     assert len(invoices) == 1
     assert waiting_letter() == []
+
+
+def test_the_anonymous_disconnect_landing_asks_intuit_at_most_three_times_a_minute(full_stack):
+    """Each check is a token refresh at Intuit: opening the URL in a loop must not turn into a refresh loop."""
+    realm = connect(full_stack, "loc_landing_loop")
+    landing = f"{full_stack.api.url}/oauth/disconnected"
+
+    def token_calls() -> int:
+        return full_stack.qbo_emulator.counters()["requests"].get("POST /oauth2/v1/tokens/bearer", 0)
+
+    before = token_calls()
+    answers = [requests.get(landing, params={"realmId": realm}, timeout=20) for _ in range(6)]
+    assert all(a.status_code == 200 and a.json()["status"] == "not_connected" for a in answers)
+    assert token_calls() - before == 3
+    assert composition.connections_repository().get("loc_landing_loop", realm).status == "connected"

@@ -345,6 +345,33 @@ class ConnectionsRepository:
             if not is_conditional_failure(error):
                 raise
 
+    def claim_disconnect_check(self, tenant_id: str, realm_id: str, *, now: datetime, window: timedelta,
+                               limit: int) -> bool:
+        """Whether Intuit may be asked about this connection now: at most `limit` times per `window` per
+        company (the disconnect landing is anonymous; each check costs a token refresh at Intuit)."""
+        key = to_item({"pk": tenant_pk(tenant_id), "sk": connection_sk(realm_id)})
+        earliest, stamp = int((now - window).timestamp()), int(now.timestamp())
+        attempts = (
+            # another check inside the current window, while it has room
+            ("SET disconnect_checks = disconnect_checks + :one",
+             "attribute_exists(pk) AND disconnect_checks_since > :earliest AND disconnect_checks < :limit"),
+            # the first check of a new window
+            ("SET disconnect_checks = :one, disconnect_checks_since = :now",
+             "attribute_exists(pk) AND (attribute_not_exists(disconnect_checks_since) OR "
+             "disconnect_checks_since <= :earliest)"),
+        )
+        for update, condition in attempts:
+            values = {":one": 1, ":earliest": earliest}
+            values.update({":limit": limit} if ":limit" in condition else {":now": stamp})
+            try:
+                self._client().update_item(TableName=self._table_name, Key=key, UpdateExpression=update,
+                                           ConditionExpression=condition, ExpressionAttributeValues=to_values(values))
+                return True
+            except ClientError as error:
+                if not is_conditional_failure(error):
+                    raise
+        return False
+
     def record_expiry_warning(self, tenant_id: str, realm_id: str, marker: str) -> bool:
         """Remember that a warning was sent; False when it already was (so it is sent once)."""
         try:

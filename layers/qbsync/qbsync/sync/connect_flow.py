@@ -29,6 +29,10 @@ from qbsync.sync.connection_status import ConnectionStatusReporter
 from qbsync.sync.token_lifecycle import TokenLifecycle
 
 STATE_LIFETIME = timedelta(minutes=10)
+# Intuit's disconnect landing is anonymous: however often it is opened, Intuit is asked about one company at
+# most this many times a minute (a person lands once, seconds after disconnecting; room for a reload and a
+# spoof just before).
+DISCONNECT_CHECKS_PER_MINUTE = 3
 
 
 class OAuthStateError(BadRequestError):
@@ -245,6 +249,13 @@ class ConnectFlow:
         tenant_id = self._repository.realm_owner(realm_id)
         record = self._repository.get(tenant_id, realm_id) if tenant_id else None
         if record is None or record.status == "disconnected":
+            return False
+        if not self._repository.claim_disconnect_check(record.tenant_id, realm_id, now=self._clock(),
+                                                       window=timedelta(minutes=1),
+                                                       limit=DISCONNECT_CHECKS_PER_MINUTE):
+            # The URL was opened over and over: Intuit is not asked again this minute. A real disconnect
+            # this hides still shows at the connection's next token refresh (needs_reauth).
+            logger.info("disconnect landing: checked too often, Intuit not asked", extra={"realm_id": realm_id})
             return False
         try:
             self._lifecycle.access_token(tenant_id, realm_id, force_refresh=True)  # type: ignore[arg-type]
