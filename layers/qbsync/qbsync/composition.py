@@ -254,11 +254,18 @@ def dead_letter_queues(settings: Settings | None = None) -> list[DeadLetterQueue
     """Each dead-letter queue with the queue its messages came from (what a redrive sends them back to)."""
     from qbsync.queues.redrive import DeadLetterQueue
 
+    from qbsync.repositories.scan_lease import DeadLetterScanLease
+
     settings = settings or get_settings()
+
+    def lease(queue: str):  # noqa: ANN202 - the lease's `hold`
+        return DeadLetterScanLease(table_name=settings.rate_limit_table, queue=queue).hold
+
     return [
         DeadLetterQueue(name="crm_events", dlq_url=settings.crm_events_dlq_url,
-                        source_url=settings.crm_events_queue_url),
-        DeadLetterQueue(name="poll_jobs", dlq_url=settings.poll_jobs_dlq_url, source_url=settings.poll_jobs_queue_url),
+                        source_url=settings.crm_events_queue_url, lease=lease("crm_events")),
+        DeadLetterQueue(name="poll_jobs", dlq_url=settings.poll_jobs_dlq_url, source_url=settings.poll_jobs_queue_url,
+                        lease=lease("poll_jobs")),
     ]
 
 

@@ -20,6 +20,9 @@ lacks it), so a redrive here is: receive → send back to the source queue → d
   between), a second redrive of the same message within SQS's 5-minute window is absorbed by SQS; after
   that window the worker's business-key idempotency makes the second copy a no-op (G1).
 - **Deleting** happens only after the send succeeded. A message whose send failed stays on the DLQ.
+- **One scan at a time** per DLQ: a scan entered as a context manager holds its queue's `lease` (when it
+  has one) from start to end, so a concurrent listing or redrive waits for it instead of missing what it
+  holds in flight.
 
 `message_id` of a dead letter is the DLQ message's own MessageId; `original_message_id` is the id it had on
 its source queue (our `qbsync-original-message-id` attribute; SQS keeps the id when it moves a message after
@@ -29,6 +32,7 @@ maxReceiveCount, so for those the two are equal). Selecting by id accepts either
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -56,6 +60,9 @@ class DeadLetterQueue:
     name: str  # our name for the source queue: "crm_events" or "poll_jobs"
     dlq_url: str
     source_url: str
+    # Held for the whole of a scan, so that scans of one DLQ run one at a time (a scan does not see what
+    # another holds in flight): qbsync.repositories.scan_lease. None: the caller is the only scanner.
+    lease: Callable[[], AbstractContextManager[None]] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -164,12 +171,18 @@ class DeadLetterScan:
         self._limit = limit
         self._wait = wait_seconds
         self._held: dict[str, DeadLetter] = {}
+        self._lease = ExitStack()
 
     def __enter__(self) -> "DeadLetterScan":
+        if self._queue.lease is not None:
+            self._lease.enter_context(self._queue.lease())
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.close()
+        try:
+            self.close()
+        finally:
+            self._lease.close()
 
     def _visible(self) -> int:
         attributes = self._sqs.get_queue_attributes(

@@ -35,6 +35,7 @@ from qbsync.models.mapping_records import InvoiceHold, WaitingEvent
 from qbsync.models.queue_messages import CrmEventMessage
 from qbsync.observability import logger
 from qbsync.repositories.mappings import MappingsRepository
+from qbsync.repositories.scan_lease import DeadLetterScanBusy
 from qbsync.sync.crm_events.context import ApplyContext
 from qbsync.utils.jsonio import loads
 
@@ -44,8 +45,9 @@ WAITING_REASON = "invoice_sent_dead_lettered"
 EVENTS_ON_HOLD = "events_on_hold"
 _WRITE_ATTEMPTS = 4
 # Pauses (s) before each look for the waiting events on the DLQ, each with up to RELEASE_JITTER more: about
-# 10 s in all at most, well inside the worker's timeout. Concurrent scans (other releases, a failures listing,
-# an operator's redrive) hide what they received while they run; jittered, growing pauses let them finish.
+# 10 s in all at most, well inside the worker's timeout. Scans of a DLQ take turns (a lease each,
+# qbsync.repositories.scan_lease), and a waiting event may reach the DLQ a moment after the sent applied:
+# jittered, growing pauses cover both a long scan ahead of ours and a late arrival.
 RELEASE_RESCANS = (0.0, 0.5, 1.0, 1.5, 2.0, 2.0, 2.5)
 RELEASE_JITTER = 0.4
 
@@ -138,7 +140,10 @@ def release(ctx: ApplyContext, invoice_id: str) -> None:
         # an operator's redrive): look again a few times before leaving it. A waiting event that is already
         # back on the events queue (an operator redrove everything) is simply not found.
         time.sleep(pause + (random.uniform(0, RELEASE_JITTER) if pause else 0.0))
-        sent_back += ctx.redrive_waiting(ctx.tenant_id, ctx.realm_id, invoice_id)
+        try:
+            sent_back += ctx.redrive_waiting(ctx.tenant_id, ctx.realm_id, invoice_id)
+        except DeadLetterScanBusy:
+            continue  # someone else's long scan (a redrive of thousands): look again after the next pause
         if sent_back >= len(hold.waiting):
             break
     logger.info("waiting invoice events released", extra={"waiting": len(hold.waiting), "redriven": sent_back})
