@@ -85,6 +85,9 @@ def test_five_thousand_changed_customers_are_polled_within_the_budget_and_nothin
         contacts = {c["qbo_customer_id"]: c for c in crm.contacts(tenant_id)}
         assert all(contacts[i]["phone"].startswith("555-2") for i in live)
         assert _qbo_calls(emu)[CDC] <= 10, _qbo_calls(emu)
+        # ...and the poll's counters say why: the answers it read, and the objects they brought twice
+        counts = poll.sync_state(tenant_id, realm).last_counts
+        assert counts["cdc_answers"] == _qbo_calls(emu)[CDC] and counts["cdc_re_read"] > 0, counts
         assert poll.dead_poll_jobs() == []
     finally:
         emu.set_webhooks(auto=True)

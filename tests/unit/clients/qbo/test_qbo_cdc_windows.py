@@ -183,6 +183,103 @@ def test_groups_before_the_cut_one_with_later_changes_go_on_from_those(exclusive
     assert ("Invoice",) in [entities for entities, _ in qbo.calls]
 
 
+BURST_ENTITIES = ["Item", "Invoice", "Payment", "Customer"]  # the poll's order: the bulk entity last
+
+
+def burst(total: int, per_second: int, *,
+          offset: int = 0) -> tuple[dict[str, list[datetime]], dict[str, set[int]]]:
+    """`total` changes at `per_second` a second (the first second holds `per_second - offset`), as a
+    spreadsheet import makes them: mostly customers, an invoice every 400th change, a payment every 700th;
+    every 450th customer is merged away and every 900th invoice deleted (Deleted stubs, after the active
+    objects of their group). Returns the changes and the deleted indexes, by entity."""
+    changes: dict[str, list[datetime]] = {entity: [] for entity in BURST_ENTITIES}
+    deleted: dict[str, set[int]] = {"Customer": set(), "Invoice": set()}
+    for n in range(total):
+        entity = "Invoice" if n % 400 == 399 else "Payment" if n % 700 == 699 else "Customer"
+        index = len(changes[entity])
+        changes[entity].append(SINCE + timedelta(seconds=(n + offset) // per_second))
+        if (entity == "Customer" and index % 450 == 449) or (entity == "Invoice" and index % 3 == 2):
+            deleted[entity].add(index)
+    return changes, deleted
+
+
+def call_bound(total: int, per_second: int) -> int:
+    """The most calls `total` changes take when no second holds more than `per_second` (cdc.py's notes)."""
+    return 2 + (total - 1000) // (1000 - per_second)
+
+
+@pytest.mark.parametrize("offset", [0, 57, 150, 198])
+@pytest.mark.parametrize("per_second", [20, 120, 199])
+def test_a_burst_under_200_changes_a_second_takes_at_most_six_calls_for_5000_and_misses_nothing(
+        per_second, offset):
+    changes, deleted = burst(5000, per_second, offset=offset % per_second)
+    qbo = FakeQbo(changes, deleted=deleted)
+
+    result = collect_changes(qbo.fetch, BURST_ENTITIES, SINCE, now=NOW)
+
+    # Every change once, the merged-away customers and deleted invoices as what they are...
+    for entity, moments in changes.items():
+        assert ids(result, entity) == {str(n) for n in range(len(moments))}
+    assert len(result.changes) == 5000
+    assert {(c.entity, c.id) for c in result.changes if c.deleted} == {
+        (entity, str(n)) for entity, indexes in deleted.items() for n in indexes}
+    # ...in at most ceil(5000 / 1000) + 1 calls: each continuation re-reads less than 200 of its first second
+    assert len(qbo.calls) <= 6 == call_bound(5000, per_second)
+    assert [answer.objects for answer in result.answers[:-1]] == [1000] * (len(qbo.calls) - 1)
+    assert not result.answers[-1].capped
+    assert all(answer.re_read <= per_second for answer in result.answers)
+    assert sum(answer.objects for answer in result.answers) - result.re_read == 5000
+
+
+@pytest.mark.parametrize("per_second", [200, 333, 500, 800])
+def test_a_denser_burst_takes_more_calls_within_the_bound_and_misses_nothing(per_second):
+    changes, deleted = burst(5000, per_second, offset=per_second // 3)
+    qbo = FakeQbo(changes, deleted=deleted)
+
+    result = collect_changes(qbo.fetch, BURST_ENTITIES, SINCE, now=NOW)
+
+    assert len(result.changes) == 5000
+    assert {(c.entity, c.id) for c in result.changes if c.deleted} == {
+        (entity, str(n)) for entity, indexes in deleted.items() for n in indexes}
+    assert len(qbo.calls) <= call_bound(5000, per_second)
+
+
+def test_an_answer_ending_on_a_later_second_of_another_group_goes_on_in_one_call():
+    # 111 changes a second, the invoices and payments of a second before its customers (a tie order QBO may
+    # have): the second answer ends on an invoice of a second whose customers it has none of. Going on from
+    # the customers' newest second reads that invoice again, and spends no call of its own on it.
+    changes, deleted = burst(5000, 111)
+    qbo = FakeQbo(changes, deleted=deleted)
+
+    result = collect_changes(qbo.fetch, BURST_ENTITIES, SINCE, now=NOW)
+
+    assert len(result.changes) == 5000
+    assert [entities for entities, _ in qbo.calls] == [tuple(BURST_ENTITIES)] * 6
+
+
+def test_from_200_changes_a_second_six_calls_cannot_be_promised():
+    # 200 a second, each answer cut on the last change of a second: every continuation re-reads the 200 it
+    # has of the second it resumes from (CDC has no finer position), so the sixth answer is full too
+    qbo = FakeQbo({"Customer": [SINCE + timedelta(seconds=n // 200) for n in range(5000)]})
+
+    result = collect_changes(qbo.fetch, ["Customer"], SINCE, now=NOW)
+
+    assert len(result.changes) == 5000
+    assert [answer.re_read for answer in result.answers] == [0, 200, 200, 200, 200, 200, 200]
+    assert [answer.objects for answer in result.answers] == [1000] * 6 + [200]
+
+
+def test_an_answer_under_the_cap_ends_the_read():
+    # 1,500 changes, 17 a second: the second answer holds the last 500 (and what it re-read), and is the last
+    qbo = FakeQbo({"Customer": [SINCE + timedelta(seconds=n // 17) for n in range(1500)]})
+
+    result = collect_changes(qbo.fetch, BURST_ENTITIES, SINCE, now=NOW)
+
+    assert len(qbo.calls) == 2 and len(result.changes) == 1500
+    assert [answer.capped for answer in result.answers] == [True, False]
+    assert result.answers[1].objects == 500 + result.answers[1].re_read
+
+
 def test_1000_changes_within_one_second_cannot_be_narrowed():
     qbo = FakeQbo({"Customer": [SINCE + timedelta(minutes=5)] * 1200})
 

@@ -7,10 +7,16 @@ bound on the window. An answer of 1000 objects may be cut short. A capped answer
 a capped answer is thrown away, and the next call goes on where it ended:
 1. the group the cut fell in (the answer's last) goes on from its newest `LastUpdatedTime`, together with
    the groups before it and the entities asked before it that had no change: every call asks for all of
-   them, so each answer is full until the last one. Were QBO to cut the grouped list itself rather than
-   keep the oldest, the groups before the cut one would be complete and those silent entities unchanged,
-   so this still loses nothing. When the groups before hold later changes than the cut one, they go on
-   from the answer's newest change, in a call of their own;
+   them, so each answer is full until the last one. They must be asked again: an answer that keeps the
+   oldest changes of all the entities together is complete for each of them only up to its cut, so a
+   group that looks finished may still have later changes. Were QBO to cut the grouped list itself
+   rather than keep the oldest, the groups before the cut one would be complete and those silent
+   entities unchanged, so the active objects are all read either way; the deleted ones of the cut group
+   would not be (they come after its active ones, so behind the cut, older than where it goes on): that
+   reading loses deletions whatever a client does, so §11's is the one this relies on. When the groups
+   before hold many later changes than the cut one (a tenth of an answer), they go on from the answer's
+   newest change, in a call of their own; a few are read again with the cut group instead, which saves
+   that call;
 2. entities asked after the cut group, of which the answer shows nothing, are asked again from the
    window's start, together (the caller asks for the entity most likely to change in bulk last, so this
    is rare). The same holds when the groups do not come in the order asked;
@@ -21,8 +27,16 @@ a capped answer is thrown away, and the next call goes on where it ended:
 4. 1000+ changes of one entity within one second cannot be paged: `QboCdcWindowError` says so (re-sync that
    entity by query).
 
-Whole-second stamps are the limit: each continuation re-reads what it already has of the second it starts
-from, so a burst of hundreds of changes a second costs more calls than 1000 a call (bench/README.md).
+Whole-second stamps are the limit: CDC has no cursor, and an answer's newest second may be cut anywhere, so
+each continuation starts at that second and re-reads what it already has of it (`CdcAnswer.re_read`; up to
+`d` objects when no second holds more than `d` changes). Every answer after the first then brings at least
+1000 - d new changes, so a burst of N changes takes at most 2 + (N - 1000) // (1000 - d) calls (N > 1000,
+d < 1000): 5,000 in 6 calls while no second holds 200 or more. From 200 a second 7 can happen (when each cut
+falls on the last change of its second, each of the five continuations re-reads 200 and the sixth answer is
+full too); how often depends on where the cuts fall within their seconds (bench/README.md), and 1000 in one
+second cannot be paged at all. Reading the rest by query instead would skip the re-reads but not see
+deleted or merged objects, which only CDC reports, and a CDC call to find those reads the same window
+again, active objects first.
 `next_changed_since` is the earliest server `time` of the answers that were complete: the next poll starts
 there (QBO's clock, not ours). Changes may come twice across polls; consumers compare SyncTokens anyway.
 `collect_changes` is pure; the client passes its HTTP call in as `fetch_page`.
@@ -43,6 +57,10 @@ CDC_MAX_LOOKBACK = timedelta(days=30)
 # The documented entities CDC refuses (QBO.md §3).
 CDC_UNSUPPORTED_ENTITIES = frozenset({"JournalCode", "TaxAgency", "TimeActivity", "TaxCode", "TaxRate"})
 _OVERLAP = timedelta(seconds=1)
+# Groups before the cut one that went on past it are asked again with it, from where it was cut, when that
+# reads fewer than this again: a call saved carries up to 1000 objects, and more to read again would be read
+# again by every later continuation too.
+_FEW_TO_READ_AGAIN = CDC_MAX_OBJECTS // 10
 
 
 @dataclass(frozen=True)
@@ -77,9 +95,30 @@ class CdcChange:
 
 
 @dataclass(frozen=True)
+class CdcAnswer:
+    """What one CDC call brought: how many objects, and how many of them were already held (the part of the
+    second a continuation resumes from that the previous answer had)."""
+
+    entities: tuple[str, ...]
+    since: datetime
+    objects: int
+    re_read: int
+
+    @property
+    def capped(self) -> bool:
+        return self.objects >= CDC_MAX_OBJECTS
+
+
+@dataclass(frozen=True)
 class CdcResult:
     changes: list[CdcChange] = field(default_factory=list)
     next_changed_since: datetime | None = None
+    # One per call, in the order made: why a read took the calls it took.
+    answers: list[CdcAnswer] = field(default_factory=list)
+
+    @property
+    def re_read(self) -> int:
+        return sum(answer.re_read for answer in self.answers)
 
 
 def parse_time(text: str) -> datetime:
@@ -144,6 +183,7 @@ class _Collector:
         self._fetch_page = fetch_page
         self._seen: set[tuple[str, str, str]] = set()
         self.changes: list[CdcChange] = []
+        self.answers: list[CdcAnswer] = []
         self.watermark: datetime | None = None
         self._inclusive: bool | None = None  # unknown until a continuation answers
 
@@ -152,7 +192,8 @@ class _Collector:
         while pending:
             ask = pending.popleft()
             page = self._fetch_page(ask.entities, ask.since)
-            self._keep(page)
+            self.answers.append(CdcAnswer(entities=ask.entities, since=ask.since, objects=page.object_count,
+                                          re_read=self._keep(page)))
             if ask.resumes and self._inclusive is None:
                 self._inclusive = any(_second(stamp) == _second(ask.since)
                                       for items in page.objects.values() for stamp in _stamps(items))
@@ -169,14 +210,19 @@ class _Collector:
                 continue
             pending.extend(self._after_cut(ask, page))
 
-    def _keep(self, page: CdcPage) -> None:
+    def _keep(self, page: CdcPage) -> int:
+        """Keeps what is new; returns how many objects were already held (the same version read again)."""
+        re_read = 0
         for name, items in page.objects.items():
             for obj in items:
                 stamp = (obj.get("MetaData") or {}).get("LastUpdatedTime", "")
                 key = (name, str(obj.get("Id")), f"{stamp}|{obj.get('SyncToken')}|{obj.get('status')}")
-                if key not in self._seen:
-                    self._seen.add(key)
-                    self.changes.append(CdcChange(entity=name, object=obj))
+                if key in self._seen:
+                    re_read += 1
+                    continue
+                self._seen.add(key)
+                self.changes.append(CdcChange(entity=name, object=obj))
+        return re_read
 
     def _after_cut(self, ask: _Ask, page: CdcPage) -> list[_Ask]:
         """The calls that continue a capped answer (see the module's notes). Each one starts later than
@@ -196,9 +242,13 @@ class _Collector:
         group = head
         before = tuple(name for name in head if name != cut)
         top = max(newest.values())
-        if before and _second(top) > _second(newest[cut]):
-            # Groups before the cut one hold later changes (complete up to the answer's newest): they go on
-            # from there, the cut group from where it was cut.
+        if before and _second(top) > _second(newest[cut]) and (
+                _second(newest[cut]) <= _second(ask.since)
+                or self._read_again(page, before, newest[cut], top) >= _FEW_TO_READ_AGAIN):
+            # Groups before the cut one hold many later changes (complete up to the answer's newest): they go
+            # on from there, the cut group from where it was cut. With only a few, one call from where the
+            # cut group was cut reads them again instead (a tie order within a second that puts the cut
+            # group's changes of the last second behind the others' does that in a mixed burst).
             asks.insert(0, _Ask(before, top, resumes=self._inclusive is None))
             group = (cut,)
         if _second(newest[cut]) > _second(ask.since):
@@ -212,6 +262,13 @@ class _Collector:
             f"{cut} has {CDC_MAX_OBJECTS}+ changes within a second after {ask.since.isoformat()}; "
             "CDC cannot page through them: re-sync by query"
         )
+
+    @staticmethod
+    def _read_again(page: CdcPage, entities: Sequence[str], since: datetime, until: datetime) -> int:
+        """How many of `entities`' objects in `page` a call from `since` reads again that one from `until`
+        would not."""
+        return sum(1 for name in entities for stamp in _stamps(page.objects.get(name, []))
+                   if _second(since) <= _second(stamp) < _second(until))
 
     def _resume_point(self, entity: str, objects: Sequence[Mapping[str, Any]]) -> datetime:
         stamps = _stamps(objects)
@@ -235,4 +292,5 @@ def collect_changes(
     check_window(entities, changed_since, now)
     collector = _Collector(fetch_page)
     collector.run(_Ask(tuple(dict.fromkeys(entities)), changed_since))
-    return CdcResult(changes=collector.changes, next_changed_since=collector.watermark)
+    return CdcResult(changes=collector.changes, next_changed_since=collector.watermark,
+                     answers=collector.answers)

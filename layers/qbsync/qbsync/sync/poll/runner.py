@@ -210,6 +210,14 @@ class _CompanyPoll:
             by_entity.setdefault(change.entity, []).append(change.object)
         qbo_now = result.next_changed_since or self._deps.clock()
         self.counts["changes"] += len(result.changes)
+        # Why a poll took the calls it took: a dense burst makes each capped answer re-read part of the second
+        # the next one resumes from (`clients.qbo.cdc`).
+        self.counts["cdc_answers"] += len(result.answers)
+        self.counts["cdc_re_read"] += result.re_read
+        if len(result.answers) > 1:  # a quiet poll (one answer) has nothing to explain
+            logger.info("cdc read", extra={"cdc_answers": len(result.answers), "changes": len(result.changes),
+                                           "cdc_objects": [answer.objects for answer in result.answers],
+                                           "cdc_re_read": [answer.re_read for answer in result.answers]})
         self._apply(by_entity, today=company_today(qbo_now, self._company.time_zone))
         self._refresh_balances(by_entity)
         daily = self._daily_checks(state, qbo_now)
