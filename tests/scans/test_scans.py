@@ -48,6 +48,11 @@ ACCEPTED_FINDINGS: dict[tuple[str, str, str], str] = {
         "random.uniform(0, RELEASE_JITTER)",
     ): "jitter between rescans of the DLQ; nothing security-relevant is drawn from it.",
     (
+        "B311",
+        "layers/qbsync/qbsync/repositories/scan_lease.py",
+        "random.uniform(0, pause)",
+    ): "jitter between tries for a DLQ scan lease; nothing security-relevant is drawn from it.",
+    (
         "B608",
         "layers/qbsync/qbsync/clients/qbo/query.py",
         "SELECT * FROM",
