@@ -47,10 +47,15 @@ class ScaledClock:
 
 class ScaledLimiter:
     """Installs the scaled limiter builder into `qbsync.composition`; `built` counts how many limiters the
-    handlers built through it (a run where it stays 0 measured nothing and says so)."""
+    handlers built through it (a run where it stays 0 measured nothing and says so).
 
-    def __init__(self, clock: ScaledClock) -> None:
+    `limits` (None: the product's defaults) lets a calibration switch the per-minute budget off instead of
+    running the clock a thousand times fast: the limiter hands a token out only within 1.5 s of its second
+    (qbsync.repositories.rate_limiter), and at ×1000 a 10 ms DynamoDB call is 10 seconds late."""
+
+    def __init__(self, clock: ScaledClock, limits: Any = None) -> None:
         self.clock = clock
+        self.limits = limits
         self.built = 0
         self._original: Any = None
 
@@ -63,8 +68,9 @@ class ScaledLimiter:
 
         def rate_limiter(settings: Any = None) -> QboRateLimiter:
             self.built += 1
+            limits = {} if self.limits is None else {"limits": self.limits}
             return QboRateLimiter(table_name=(settings or get_settings()).rate_limit_table,
-                                  clock=self.clock.time, sleep=self.clock.sleep)
+                                  clock=self.clock.time, sleep=self.clock.sleep, **limits)
 
         composition.rate_limiter = rate_limiter
         return self
