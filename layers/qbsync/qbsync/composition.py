@@ -253,7 +253,6 @@ def sync_stats_repository(settings: Settings | None = None) -> SyncStatsReposito
 def dead_letter_queues(settings: Settings | None = None) -> list[DeadLetterQueue]:
     """Each dead-letter queue with the queue its messages came from (what a redrive sends them back to)."""
     from qbsync.queues.redrive import DeadLetterQueue
-
     from qbsync.repositories.scan_lease import DeadLetterScanLease
 
     settings = settings or get_settings()
