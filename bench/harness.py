@@ -21,7 +21,7 @@ import platform
 import statistics
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,18 +80,6 @@ def machine() -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------- waiting
-def wait_until(condition: Callable[[], Any], *, timeout: float = 60.0, interval: float = 0.05,
-               message: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:g}s waiting for {message}")
-        time.sleep(interval)
-
-
 # ---------------------------------------------------------------------------------------------- queues
 class SerializedReceives:
     """An SQS client whose `receive_message` calls are short polls taken one at a time (see module doc).

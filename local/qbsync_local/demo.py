@@ -23,6 +23,7 @@ import requests
 
 from qbsync_local.config import DEFAULT_API_KEY, DEFAULT_CRM_INBOUND_SECRET, LocalConfig
 from qbsync_local.stack import LocalStack
+from qbsync_local.waiting import wait_until
 
 TENANT = "demo_tenant"
 API_HEADERS = {"Authorization": f"Bearer {DEFAULT_API_KEY}"}
@@ -37,13 +38,7 @@ def say(text: str) -> None:
 
 
 def wait_for(what: str, condition: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise SystemExit(f"demo: timed out waiting for {what}")
+    return wait_until(condition, timeout=timeout, interval=0.2, message=f"{what} (demo)", error=SystemExit)
 
 
 def connect(stack: LocalStack) -> str:
