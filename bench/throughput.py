@@ -224,7 +224,7 @@ def _limiter_pacing(bench: Bench, realm: str, *, calls: int, threads: int, scale
               "window_fractions": [round(n / QBO_LIMIT_PER_MINUTE, 3) for n in windows],
               "throttled_429": counters["throttled_429"],
               "max_in_flight_seen": max(counters["max_in_flight_seen"].values() or [0])}
-    result["met"] = (result["rate_fraction_of_limit"] or 0) >= 0.9
+    result["met"] = (result["rate_fraction_of_limit"] or 0) >= 0.9 and result["throttled_429"] == 0
     return result
 
 
