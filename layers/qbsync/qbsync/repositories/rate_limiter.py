@@ -23,7 +23,8 @@ past that. Lambdas scale out independently, so the budget lives in DynamoDB, and
 3. **A token on time.** The 62nd bucket covers a request that reaches QBO before the end of the second
    after its token's. The token's own calls (a read, a write, a re-read) can take that long when DynamoDB
    is slow or the Lambda is starved of CPU, so a token is kept only when the re-read is done by 1.5 s
-   after its second began (half a second left for the request itself); a later one is given back and a
+   (`RateLimits.token_on_time_seconds`) after its second began, half a second left for the request
+   itself; a later one is given back and a
    new one taken in the current second, up to `_TOKEN_TAKES` times, after which the caller waits as for
    an exhausted budget.
 
