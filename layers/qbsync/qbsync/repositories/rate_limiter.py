@@ -24,9 +24,8 @@ past that. Lambdas scale out independently, so the budget lives in DynamoDB, and
    after its token's. The token's own calls (a read, a write, a re-read) can take that long when DynamoDB
    is slow or the Lambda is starved of CPU, so a token is kept only when the re-read is done by 1.5 s
    (`RateLimits.token_on_time_seconds`) after its second began, half a second left for the request
-   itself; a later one is given back and a
-   new one taken in the current second, up to `_TOKEN_TAKES` times, after which the caller waits as for
-   an exhausted budget.
+   itself; a later one is given back and a new one taken in the current second, up to `_TOKEN_TAKES`
+   times, after which the caller waits as for an exhausted budget.
 
 The slot is claimed first and the token second, just before the call: a token taken while waiting for a
 slot would count a request in a second it was not sent in. When no token is left the slot is given back
