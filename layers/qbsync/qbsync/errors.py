@@ -61,13 +61,6 @@ class PreconditionFailedError(QbsyncError):
     http_status = 412
 
 
-class PreconditionRequiredError(QbsyncError):
-    """A conditional request was required (RFC 6585): the client must send the `If-Match` it read."""
-
-    code = "precondition_required"
-    http_status = 428
-
-
 class PayloadTooLargeError(QbsyncError):
     code = "payload_too_large"
     http_status = 413

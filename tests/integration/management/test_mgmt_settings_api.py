@@ -1,5 +1,5 @@
 """`GET/PUT /tenants/{t}/settings` (SPEC F18) through the local stack: the round trip, every kind of
-validation error (422 naming each field), ETag/If-Match (412, 428), concurrent writers, unknown tenants,
+validation error (422 naming each field), ETag/If-Match (412; none: the last write wins), concurrent writers, unknown tenants,
 and that a refused request changes nothing."""
 
 from __future__ import annotations
@@ -147,23 +147,20 @@ def test_a_stale_etag_is_a_412_and_changes_nothing(full_stack, api):
     assert settings_items(full_stack) == stored
 
 
-def test_without_if_match_once_written_is_a_428(api):
-    before, etag = current(api)
-    assert etag != '"v0"'
-    answer = put(api, {"frequency": "daily"})
-    assert answer.status_code == 428
-    assert answer.json()["error"]["code"] == "precondition_required"
-    assert current(api) == (before, etag)
-
-
-def test_without_if_match_the_first_write_is_allowed(full_stack):
+def test_without_if_match_every_put_replaces_the_document_as_spec_says(full_stack):
+    # SPEC: "PUT replaces the whole document ... the answer carries an ETag" - no precondition asked for
     tenant = "loc_settings_fresh"
     connect(full_stack, tenant)
     api = Api(full_stack)
     assert api.get(f"/tenants/{tenant}/settings").headers["ETag"] == '"v0"'
-    answer = api.put(f"/tenants/{tenant}/settings", json={"frequency": "5m"})
-    assert answer.status_code == 200 and answer.headers["ETag"] == '"v1"'
-    assert api.put(f"/tenants/{tenant}/settings", json={"frequency": "daily"}).status_code == 428
+    first = api.put(f"/tenants/{tenant}/settings", json={"frequency": "5m", "backfill_on_connect": False})
+    assert first.status_code == 200 and first.headers["ETag"] == '"v1"'
+    second = api.put(f"/tenants/{tenant}/settings", json={"frequency": "daily"})
+    assert second.status_code == 200, second.text
+    assert second.headers["ETag"] == '"v2"'
+    stored = api.get(f"/tenants/{tenant}/settings").json()
+    assert stored["frequency"] == "daily"
+    assert stored["backfill_on_connect"] is True  # replaced whole: what the second PUT left out is the default
 
 
 def test_if_match_star_overwrites_whatever_is_current(api):

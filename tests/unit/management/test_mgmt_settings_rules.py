@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from qbsync.errors import PreconditionFailedError, PreconditionRequiredError, ValidationFailedError
+from qbsync.errors import PreconditionFailedError, ValidationFailedError
 from qbsync.models.connection_records import ConnectionRecord
 from qbsync.models.tenant_settings import TenantSettings
 from qbsync.repositories.tenant_settings import VersionedSettings
@@ -66,7 +66,7 @@ def test_if_match_that_does_not_is_a_412(if_match):
     assert raised.value.http_status == 412 and raised.value.details == {"etag": '"v3"'}
 
 
-def test_no_if_match_once_written_is_a_428():
-    with pytest.raises(PreconditionRequiredError) as raised:
-        expected_version(versioned(1), None)
-    assert raised.value.http_status == 428
+@pytest.mark.parametrize("if_match", [None, "", "  "])
+def test_no_if_match_writes_over_whatever_version_is_current(if_match):
+    assert expected_version(versioned(0), if_match) == 0
+    assert expected_version(versioned(7), if_match) == 7

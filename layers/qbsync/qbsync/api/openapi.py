@@ -60,14 +60,13 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("PUT", "/tenants/{tenant_id}/settings", "Replace the tenant's settings", (
         "Replaces the whole document (keys left out take their defaults; unknown keys are refused). Send "
         "`If-Match` with the ETag you read: a stale one is refused with 412, so two admins never overwrite "
-        "each other. Without If-Match the write is allowed only while the document was never written (428 "
-        "after). `default_realm_id` must be a connected company of the tenant; it becomes the company events "
+        "each other. Without If-Match the document is replaced whatever its version (the last write wins). "
+        "`default_realm_id` must be a connected company of the tenant; it becomes the company events "
         "without a realm_id go to."),
         "settings", request=TenantSettings, ok=TenantSettings, headers_out=_ETAG_OUT,
         headers_in=(("If-Match", 'The ETag from GET (e.g. `"v3"`), or `*`'),),
         errors={404: _TENANT_404, 412: "`precondition_failed`: the settings changed since that ETag",
-                422: "`validation_failed`: `details.fields` names each bad field",
-                428: "`precondition_required`: the document exists; send If-Match"}),
+                422: "`validation_failed`: `details.fields` names each bad field"}),
     Operation("GET", "/tenants/{tenant_id}/status", "The tenant's sync health", (
         "Each company's connection state, last successful poll, lag and backfill progress; counts by object "
         "and outcome (synced, skipped by reason, failed by reason); the latest dead-lettered failures."),

@@ -1,12 +1,13 @@
 """Reading and replacing a tenant's settings document (SPEC F18, "Contract details: Settings").
 
-Versioning: the ETag is the stored version (`"v3"`); `PUT` must carry it in `If-Match`:
-- `If-Match` names the current version (or is `*`, RFC 9110: "whatever is current") → written, conditional on
-  that version, so of two admins who read the same version only the first write wins; the other gets 412.
+Versioning: the ETag is the stored version (`"v3"`); SPEC's `PUT` replaces the whole document, and `If-Match`
+(RFC 9110) makes that replacement conditional when the caller sends it:
+- `If-Match` names the current version (or is `*`: "whatever is current") → written, conditional on that
+  version, so of two admins who read the same version only the first write wins; the other gets 412.
 - `If-Match` names any other version → 412 `precondition_failed`, nothing written.
-- no `If-Match`: allowed only while the document was never written (there is nothing to overwrite; the
-  write is still conditional on that, so two first writers cannot both win); once it exists → 428
-  `precondition_required`. A client that never read the document cannot silently replace someone's edits.
+- no `If-Match`: the document is replaced whatever its version (SPEC asks for nothing more; the last writer
+  wins). The write is still conditional on the version just read, and retried on a race, so the stored
+  version always counts every write.
 
 Validation happens before the version check, so a 422 names every bad field whatever the ETag: the model
 (unknown keys, wrong types) and then the rules the model cannot know alone:
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from qbsync.errors import ConflictError, PreconditionFailedError, PreconditionRequiredError
+from qbsync.errors import ConflictError, PreconditionFailedError
 from qbsync.models.connection_records import ConnectionRecord
 from qbsync.models.field_errors import parse_model, validation_failed
 from qbsync.models.identifiers import is_qbo_id
@@ -70,18 +71,21 @@ def validate_settings(document: dict, companies: Sequence[ConnectionRecord]) -> 
     return settings
 
 
+_UNCONDITIONAL_ATTEMPTS = 3
+
+
 def _etags(if_match: str) -> list[str]:
     return [tag.strip() for tag in if_match.split(",") if tag.strip()]
 
 
+def _unconditional(if_match: str | None) -> bool:
+    return if_match is None or not if_match.strip()
+
+
 def expected_version(current: VersionedSettings, if_match: str | None) -> int:
-    """The version the write must be conditional on, or the 412/428 refusal."""
-    if if_match is None or not if_match.strip():
-        if current.version == 0:
-            return 0
-        raise PreconditionRequiredError(
-            "these settings were written before: send If-Match with the ETag you read (GET)",
-            details={"etag": current.etag})
+    """The version the write must be conditional on (the current one without If-Match), or the 412 refusal."""
+    if _unconditional(if_match):
+        return current.version
     tags = _etags(if_match)
     if "*" in tags or current.etag in tags:
         return current.version
@@ -99,11 +103,16 @@ def replace_settings(tenant_id: str, document: dict, *, if_match: str | None, co
                      repository: TenantSettingsRepository) -> VersionedSettings:
     companies = known_tenant(connections, tenant_id)
     settings = validate_settings(document, companies)
-    version = expected_version(repository.get(tenant_id), if_match)
-    try:
-        return repository.put(tenant_id, settings, expected_version=version)
-    except ConflictError:
-        # Someone wrote between our read and our conditional write: the version the caller had is stale.
-        current = repository.get(tenant_id)
-        raise PreconditionFailedError("the settings changed since you read them: GET them again and reapply "
-                                      "your change", details={"etag": current.etag}) from None
+    for _ in range(_UNCONDITIONAL_ATTEMPTS):
+        version = expected_version(repository.get(tenant_id), if_match)
+        try:
+            return repository.put(tenant_id, settings, expected_version=version)
+        except ConflictError:
+            if _unconditional(if_match):
+                continue  # another write landed between our read and ours: replace that one instead
+            # The version the caller had is stale.
+            current = repository.get(tenant_id)
+            raise PreconditionFailedError("the settings changed since you read them: GET them again and reapply "
+                                          "your change", details={"etag": current.etag}) from None
+    raise ConflictError("the settings are being written by others right now; try again",
+                        code="settings_write_contended")
