@@ -4,6 +4,7 @@ The queue runners are off here, so what was enqueued stays on the queue to be in
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -133,7 +134,7 @@ def test_tenant_without_connection_is_acknowledged_and_ignored(sender, drain):
     assert drain() == []
 
 
-# --- repeats, overlaps and failures: enqueue first, then mark the webhook id (issue 8) ---------------------------
+# --- repeats, overlaps and failures: claim the webhook id, then enqueue -------------------------------------------
 
 
 def marker(stack, webhook_id):
@@ -143,7 +144,7 @@ def marker(stack, webhook_id):
 
 
 def test_concurrent_deliveries_of_one_webhook_are_one_accepted_the_rest_duplicate_one_message(sender, drain, stack):
-    # Given 8 deliveries of one webhook that are all on the queue before any of them marks the webhook id (the
+    # Given 8 deliveries of one webhook that overlap: none of them answers before all are on the queue (the
     # overlap Powertools idempotency answered with 409 duplicate_in_progress)
     deliveries = 8
     webhook = sender.prepare(invoice_sent(TENANT))
@@ -189,15 +190,38 @@ def test_a_failed_enqueue_marks_nothing_and_the_crm_retry_is_accepted(sender, dr
     assert len(drain()) == 1
 
 
-def test_a_failed_marking_after_the_enqueue_is_retried_without_a_second_message(sender, drain, stack):
+def test_a_failed_claim_enqueues_nothing_and_the_crm_retry_is_accepted(sender, drain, stack):
     event = invoice_sent(TENANT)
-    # the first delivery is enqueued, then cannot mark the webhook id: an error, so the CRM retries
+    # the first delivery cannot claim its webhook id: an error, so the CRM retries
     with pytest.raises(ClientError):
         ingest_directly(sender.prepare(event), deduplicate=WebhookDeduplicator(table_name="qbsync-no-such-table"))
-    assert marker(stack, event["id"]) is None
+    assert drain() == []
     retry = sender.send(event)
     assert retry.status_code == 202, retry.text
-    assert sender.send(event).json()["status"] == "duplicate"
-    # the retry's enqueue carried the same FIFO deduplication id: still one message
     (message,) = drain()
     assert json.loads(message["Body"])["event_id"] == event["id"]
+
+
+def test_a_claim_whose_enqueue_never_happened_is_enqueued_by_the_retry(sender, drain, stack):
+    # Given a delivery that claimed its webhook id and died before enqueueing (nothing gave the claim back)
+    from qbsync.composition import webhook_deduplicator
+
+    event = invoice_sent(TENANT)
+    webhook = sender.prepare(event)
+    assert webhook_deduplicator().claim(TENANT, webhook.headers["webhook-id"], event_id=event["id"],
+                                        now=datetime.now(UTC)) is None
+    # When the CRM retries: acknowledged as a duplicate, and the event is on the queue all the same
+    retry = sender.send(event)
+    assert retry.status_code == 200 and retry.json()["status"] == "duplicate", retry.text
+    (message,) = drain()
+    assert json.loads(message["Body"])["event_id"] == event["id"]
+
+
+def test_a_webhook_id_reused_for_another_event_is_acknowledged_and_ignored(sender, drain, stack):
+    # SPEC: "a repeated webhook-id is acknowledged and ignored" - whatever the body says
+    first, other = invoice_sent(TENANT), invoice_sent(TENANT)
+    assert sender.send(first, webhook_id="msg_reused_1").status_code == 202
+    answer = sender.send(other, webhook_id="msg_reused_1")
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"status": "duplicate", "event_id": other["id"], "reason": "webhook_id_already_received"}
+    assert [json.loads(m["Body"])["event_id"] for m in drain()] == [first["id"]]

@@ -21,8 +21,9 @@ def seen(dynamodb):
     return WebhookDeduplicator(table_name="idempotency", dynamodb=dynamodb)
 
 
-def mark(seen, tenant_id="loc_1", webhook_id="msg_1", *, now=NOW):
-    return seen.mark_received(tenant_id, webhook_id, event_id="evt_1", message_id="m-1", now=now)
+def mark(seen, tenant_id="loc_1", webhook_id="msg_1", *, now=NOW, event_id="evt_1"):
+    """True when this delivery claimed the webhook id (its first)."""
+    return seen.claim(tenant_id, webhook_id, event_id=event_id, now=now) is None
 
 
 def test_the_first_delivery_is_marked_and_a_repeat_is_not(seen):
@@ -30,6 +31,22 @@ def test_the_first_delivery_is_marked_and_a_repeat_is_not(seen):
     assert not mark(seen)
     assert not mark(seen, now=NOW + timedelta(days=6))
     assert mark(seen, webhook_id="msg_2")
+
+
+def test_a_repeat_learns_which_event_the_id_was_first_received_with(seen):
+    assert seen.claim("loc_1", "msg_1", event_id="evt_1", now=NOW) is None
+    assert seen.claim("loc_1", "msg_1", event_id="evt_1", now=NOW) == "evt_1"
+    assert seen.claim("loc_1", "msg_1", event_id="evt_other", now=NOW) == "evt_1"
+
+
+def test_unclaim_gives_back_only_this_events_claim_and_never_raises(seen):
+    assert mark(seen)
+    seen.unclaim("loc_1", "msg_1", event_id="evt_other")  # not its claim: kept
+    assert not mark(seen)
+    seen.unclaim("loc_1", "msg_1", event_id="evt_1")
+    assert mark(seen)
+    WebhookDeduplicator(table_name="no-such-table", dynamodb=seen._dynamodb).unclaim(
+        "loc_1", "msg_1", event_id="evt_1")
 
 
 def test_the_same_webhook_id_of_another_tenant_is_its_own(seen):

@@ -1,18 +1,20 @@
-"""`POST /webhooks/crm`: check, parse, enqueue, mark the webhook id (SPEC "Inbound CRM webhooks"; issue 5 §1).
+"""`POST /webhooks/crm`: check, parse, claim the webhook id, enqueue (SPEC "Inbound CRM webhooks"; issue 5 §1).
 
 Order matters: size first (cheap), then the signature on the raw bytes (nothing unsigned is parsed), then
-the envelope, then the tenant's connection, then the durable enqueue, and only then the webhook id is marked
-as received. A refused request enqueues nothing. The FIFO group is the tenant plus the invoice (or payment), so
+the envelope, then the tenant's connection, then the webhook id is claimed for this event, and then the durable
+enqueue. A refused request enqueues nothing. The FIFO group is the tenant plus the invoice (or payment), so
 events for one invoice are applied in the order the CRM sent them while other invoices go on in parallel.
 
-Enqueue first, mark second (issue 8: one write besides the enqueue, and no "in progress" answer), because a
-repeat is harmless on the queue and a lost event is not (G1, G2):
-- the enqueue fails: nothing is marked, the answer is an error, and the CRM's retry is a first delivery;
-- the marking fails after the enqueue: an error too; the retry enqueues again, which the FIFO deduplication id
-  (`tenant#event_id`, 5 minutes) absorbs, and after that the worker's business keys (one QBO change per
-  invoice, payment and step, whatever the number of messages);
-- concurrent deliveries of one webhook all enqueue (one message) and race on the conditional marker: exactly
-  one is accepted, the others are duplicates. `200 duplicate` is only ever answered once the event is queued.
+Claim first, enqueue second, one write besides the enqueue (issue 8), because SPEC says a repeated `webhook-id`
+is acknowledged and *ignored*, and a repeat is harmless on the queue while a lost event is not (G1, G2):
+- the id is new: claimed for this event, enqueued, `202 accepted`;
+- the id was claimed for this same event (a redelivery): enqueued again and `200 duplicate`. Enqueueing again
+  is what makes the claim safe: a delivery that claimed and then could not enqueue (an error, or a Lambda
+  that died) is enqueued by the CRM's retry. The FIFO deduplication id (`tenant#event_id`, 5 minutes) and
+  then the worker's business keys (one QBO change per invoice, payment and step) absorb the extra message;
+- the id was claimed for another event (a sender reusing ids): `200 duplicate`, nothing enqueued;
+- the enqueue fails: the claim is given back (best effort) and the answer is an error, so the retry is a first
+  delivery again. `200 duplicate` is only ever answered once the event is on the queue or was never ours.
 """
 
 from __future__ import annotations
@@ -46,9 +48,11 @@ class EventQueue(Protocol):
 
 
 class ReceivedWebhooks(Protocol):
-    def mark_received(self, tenant_id: str, webhook_id: str, *, event_id: str, message_id: str,
-                      now: datetime) -> bool:
-        """True when this is the tenant's first delivery of `webhook_id`, False for a repeat."""
+    def claim(self, tenant_id: str, webhook_id: str, *, event_id: str, now: datetime) -> str | None:
+        """None for the tenant's first delivery of `webhook_id` (now claimed for `event_id`); else the event id
+        it was first received with."""
+
+    def unclaim(self, tenant_id: str, webhook_id: str, *, event_id: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -135,14 +139,22 @@ def ingest_crm_webhook(
         tenant_id=event.tenant_id, realm_id=realm_id, event_id=event.id, event_type=event.type,
         webhook_id=webhook_id, received_at=clock(), envelope=body.decode("utf-8"),
     )
-    message_id = queue.publish(
-        message,
-        group_id=message_group(event.tenant_id, event),
-        deduplication_id=fifo_id(f"{event.tenant_id}#{event.id}"),
-        attributes={"tenant_id": event.tenant_id, "event_type": event.type, "event_id": event.id},
-    )
-    if not deduplicate.mark_received(event.tenant_id, webhook_id, event_id=event.id, message_id=message_id,
-                                     now=message.received_at):
+    owner = deduplicate.claim(event.tenant_id, webhook_id, event_id=event.id, now=message.received_at)
+    if owner is not None and owner != event.id:
+        return IngestOutcome("duplicate", event_id=event.id, reason="webhook_id_already_received",
+                             tenant_id=event.tenant_id)
+    try:
+        queue.publish(
+            message,
+            group_id=message_group(event.tenant_id, event),
+            deduplication_id=fifo_id(f"{event.tenant_id}#{event.id}"),
+            attributes={"tenant_id": event.tenant_id, "event_type": event.type, "event_id": event.id},
+        )
+    except Exception:
+        if owner is None:
+            deduplicate.unclaim(event.tenant_id, webhook_id, event_id=event.id)
+        raise
+    if owner is not None:
         return IngestOutcome("duplicate", event_id=event.id, reason="webhook_id_already_received",
                              tenant_id=event.tenant_id)
     return IngestOutcome("accepted", event_id=event.id, tenant_id=event.tenant_id)
