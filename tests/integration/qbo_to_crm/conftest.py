@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from qbsync.models.mapping_records import INVOICE_STATE_DEAL_ID
 
 _tenants = itertools.count(1)
 
@@ -95,7 +96,7 @@ class PollHelper:
             "PrivateNote": f"CRM invoice [qbsync crm_invoice_id={crm_invoice_id}]", **fields})
         state: dict[str, Any] = {"origin": "crm"}
         if deal_id:
-            state["crm_deal_id"] = deal_id
+            state[INVOICE_STATE_DEAL_ID] = deal_id  # the key the CRM event side writes
         self.mappings().create(tenant_id, realm_id, "invoices", crm_invoice_id, invoice["Id"], state=state)
         return invoice
 

@@ -312,3 +312,32 @@ def test_an_invoice_becomes_overdue_after_its_due_date_without_any_qbo_change(po
     assert emu.entity(realm, "Invoice", invoice["Id"])["SyncToken"] == invoice["SyncToken"]
     state = poll.sync_state(tenant_id, realm)
     assert state.overdue_checked_on == today + timedelta(days=2)
+
+
+def test_a_deal_invoice_sent_by_the_crm_and_paid_in_qbo_updates_the_deal(poll_stack, poll, tenant_id, wait):
+    # The whole path, no pairing seeded by hand: the CRM → QBO side records the invoice's deal, the poll reads it
+    from crm_emulator.builders import invoice_sent
+    from crm_emulator.webhooks import CrmWebhookSender
+    from qbsync_local.config import DEFAULT_CRM_INBOUND_SECRET
+
+    emu, crm = poll_stack.qbo_emulator, poll_stack.crm_emulator
+    realm = connect(poll_stack, tenant_id)
+    poll.set_settings(tenant_id, backfill_on_connect=False)
+    sender = CrmWebhookSender(f"{poll_stack.api.url}/webhooks/crm", [DEFAULT_CRM_INBOUND_SECRET])
+    event = invoice_sent(tenant_id, deal_id="deal_e2e")
+    assert sender.send(event).status_code == 202
+    crm_invoice_id = event["data"]["id"]
+    invoice = wait(lambda: next((i for i in emu.entities(realm, "Invoice")
+                                 if f"crm_invoice_id={crm_invoice_id}]" in i.get("PrivateNote", "")), None),
+                   message="the QBO invoice")
+
+    # When a QBO user takes the whole payment and the poll runs
+    poll.pay(realm, invoice["CustomerRef"]["value"], invoice["Id"], str(invoice["TotalAmt"]))
+    poll.poll_now(tenant_id, realm)
+
+    # Then the CRM's deal shows the invoice paid (F8), not only the invoice itself
+    assert crm.invoice_accounting(tenant_id)[crm_invoice_id]["status"] == "paid"
+    deal = wait(lambda: next((d for d in [crm.deal_accounting(tenant_id).get("deal_e2e")]
+                              if d and d["latest_invoice"]["status"] == "paid"), None),
+                message="the deal roll-up showing the invoice paid")
+    assert deal["latest_invoice"]["crm_invoice_id"] == crm_invoice_id

@@ -15,7 +15,7 @@ from qbsync.clients.qbo.cdc import CdcChange, CdcResult
 from qbsync.errors import ConflictError
 from qbsync.models.connection_records import CompanyFacts, ConnectionRecord, EncryptedTokens
 from qbsync.models.crm_api import ContactsBatchUpsertResult, ProductsBatchUpsertResult
-from qbsync.models.mapping_records import Mapping
+from qbsync.models.mapping_records import INVOICE_STATE_DEAL_ID, Mapping
 from qbsync.models.queue_messages import PollJobMessage
 from qbsync.models.tenant_settings import TenantSettings
 from qbsync.repositories.mappings import MappingExistsError
@@ -271,7 +271,7 @@ def test_an_unchanged_customer_is_not_sent_again(world):
 
 
 def test_own_writes_do_not_come_back_but_their_invoice_status_does(world):
-    world.mappings.create("t", "1", "invoices", "inv_1", "31", state={"origin": "crm", "crm_deal_id": "d_1"})
+    world.mappings.create("t", "1", "invoices", "inv_1", "31", state={"origin": "crm", INVOICE_STATE_DEAL_ID: "d_1"})
     world.qbo.changes = [
         customer("8", "Made by qbsync", Notes="CRM contact [qbsync crm_contact_id=c_8]"),
         CdcChange("Invoice", {"Id": "31", "SyncToken": "1", "CustomerRef": {"value": "8", "name": "Made"},

@@ -9,6 +9,10 @@ from pydantic import BaseModel, ConfigDict
 
 MappedObject = Literal["customers", "items", "invoices", "payments", "sales_receipts", "deals"]
 
+# The state key of an invoice pair that names its CRM deal: written by the CRM event side (from the invoice's
+# `deal_id`), read by the poll to send the deal's roll-up when QBO changes the invoice (F8). One name for both.
+INVOICE_STATE_DEAL_ID = "deal_id"
+
 
 class Mapping(BaseModel):
     model_config = ConfigDict(frozen=True)

@@ -23,7 +23,7 @@ from typing import Any
 from qbsync.clients.qbo.errors import QboNotFoundError, QboStaleObjectError
 from qbsync.errors import ConflictError, RetryableError, ValidationFailedError
 from qbsync.models.crm_events import InvoiceSnapshot, Payment
-from qbsync.models.mapping_records import Mapping
+from qbsync.models.mapping_records import INVOICE_STATE_DEAL_ID, Mapping
 from qbsync.repositories.mappings import MappingExistsError
 from qbsync.sync.crm_events.context import ApplyContext, Outcome
 from qbsync.sync.crm_events import holds
@@ -153,7 +153,7 @@ def apply_sent(ctx: ApplyContext, snapshot: InvoiceSnapshot) -> Outcome:
         raise
     # The doc number is kept for the one report made without QBO: a delete of an invoice QBO no longer has.
     state = {"origin": "crm", "updated_at": snapshot.updated_at.isoformat(), "amount_paid": "0",
-             "customer_ref": customer_ref, "deal_id": snapshot.deal_id, "currency": snapshot.currency,
+             "customer_ref": customer_ref, INVOICE_STATE_DEAL_ID: snapshot.deal_id, "currency": snapshot.currency,
              "doc_number": created.get("DocNumber"),
              **({holds.EVENTS_ON_HOLD: True} if held else {})}
     try:
@@ -217,7 +217,7 @@ def apply_updated(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping
                 raise
     check_written_total(updated, snapshot)
     _write_mapping_state(ctx, mapping, updated_at=snapshot.updated_at.isoformat(), customer_ref=customer_ref,
-                         deal_id=snapshot.deal_id, doc_number=updated.get("DocNumber"))
+                         doc_number=updated.get("DocNumber"), **{INVOICE_STATE_DEAL_ID: snapshot.deal_id})
     push_status(ctx, snapshot, updated)
     return Outcome("applied", "invoices", qbo_id=mapping.qbo_id)
 

@@ -3,7 +3,7 @@
 Which path an invoice takes:
 - it has a mapping (the CRM → QBO side made or linked it), or carries the tag that side writes into
   `PrivateNote` (the moment before its mapping exists): `PUT /invoices/{crm_invoice_id}/accounting`, then the
-  deal roll-up when the mapping state names a `crm_deal_id`;
+  deal roll-up when the mapping state names a deal (`INVOICE_STATE_DEAL_ID`, written by the CRM event side);
 - otherwise it was made in QBO: `PUT /qbo-invoices/{qbo_invoice_id}` when the tenant turned
   `sync.qbo_invoices_to_crm` on, remembered in the sync state (`QBOINV#...`), never in the mappings table.
 
@@ -23,7 +23,7 @@ from qbsync.clients.crm.client import CrmClient
 from qbsync.models.connection_records import CompanyFacts
 from qbsync.models.crm_api import QboInvoice
 from qbsync.models.identifiers import is_crm_id
-from qbsync.models.mapping_records import Mapping
+from qbsync.models.mapping_records import INVOICE_STATE_DEAL_ID, Mapping
 from qbsync.models.poll_messages import QboInvoiceRecord
 from qbsync.repositories.mappings import MappingsRepository
 from qbsync.repositories.sync_state import SyncStateRepository
@@ -120,7 +120,7 @@ class InvoiceSync:
                                                                        "body": body.model_dump(mode="json")}})
         if updated is not None:
             self._invoices.remember(updated)
-            deal_id = updated.state.get("crm_deal_id")
+            deal_id = updated.state.get(INVOICE_STATE_DEAL_ID)
             if deal_id and is_crm_id(str(deal_id)):
                 self._deals.update(str(deal_id), crm_invoice_id=crm_invoice_id, accounting=body,
                                    invoice=invoice)

@@ -1,7 +1,7 @@
 """Merging our keys into a mapping's state without losing the CRM → QBO side's.
 
 `MappingsRepository.update_state` replaces the whole state if the version read is still current. Both sides
-write state (this side: content hash, last status reported; the other: `crm_deal_id`, amounts applied...),
+write state (this side: content hash, last status reported; the other: the deal id, amounts applied...),
 so a lost race re-reads the mapping and merges again.
 """
 
