@@ -178,3 +178,30 @@ def test_a_delete_of_an_invoice_qbo_no_longer_has_is_reported_deleted_not_dead_l
     # and the report still names the invoice's QBO id and number, as the CRM last saw them
     report = accounting(full_stack, tenant_id, sent["data"]["id"])
     assert (report["qbo_invoice_id"], report["doc_number"]) == (in_qbo["Id"], in_qbo["DocNumber"])
+
+
+def test_a_company_that_cannot_filter_customers_by_email_still_gets_its_invoices(full_stack, send, wait):
+    # QBO.md §2.4: whether Customer can be filtered by PrimaryEmailAddr is unconfirmed; the emulator can refuse
+    # it (4001). Then the contact is matched by name, and the e-mail decides on a name clash.
+    tenant_id = "loc_no_email_filter"
+    realm = connect(full_stack, tenant_id, name="No Email Filter Co")
+    emu = full_stack.qbo_emulator
+    known = customer(name="Rita Known")
+    existing = emu.user_create(realm, "Customer", {"DisplayName": "Rita Known",
+                                                   "PrimaryEmailAddr": {"Address": known["email"]}})
+    emu.configure(customer_email_filterable=False)
+    try:
+        # Given an invoice for a contact QBO already has (same name and e-mail), and one for a new contact
+        for_known, for_new = invoice_sent(tenant_id, customer=known), invoice_sent(tenant_id)
+        send(for_known)
+        send(for_new)
+        first = wait(lambda: qbo_invoice_for(full_stack, realm, for_known["data"]["id"]), message="the invoice")
+        second = wait(lambda: qbo_invoice_for(full_stack, realm, for_new["data"]["id"]), message="the other")
+    finally:
+        emu.configure(customer_email_filterable=True)
+    # Then both reached QBO: the known contact on the customer QBO had, the new one on a customer of its own
+    assert first["CustomerRef"]["value"] == str(existing["Id"])
+    created = [c for c in emu.entities(realm, "Customer")
+               if (c.get("PrimaryEmailAddr") or {}).get("Address") == for_new["data"]["customer"]["email"]]
+    assert [str(c["Id"]) for c in created] == [second["CustomerRef"]["value"]]
+    assert len(emu.entities(realm, "Customer")) == 2

@@ -2,6 +2,9 @@
 
 mapping → QBO query by e-mail → create. A DisplayName clash (6240) with a customer of the same e-mail
 links that customer; with a different e-mail, the new customer gets a deterministic, readable suffix.
+QBO.md §2.4 leaves it unconfirmed that Customer can be filtered by `PrimaryEmailAddr`: a company that answers
+the query with a query fault (4000/4001) is remembered for this container and matched by name instead (the
+DisplayName clash path compares the e-mail), rather than every new contact's event being dead-lettered.
 Each path ends with a conditional mapping write, so two workers racing for one contact use one customer.
 
 F14 "optionally update the QBO customer when those differ" (tenant setting `update_qbo_customer`): when
@@ -25,7 +28,7 @@ import hashlib
 import json
 from typing import Any
 
-from qbsync.clients.qbo.errors import QboDuplicateNameError, QboStaleObjectError, QboValidationError
+from qbsync.clients.qbo.errors import QboDuplicateNameError, QboQueryError, QboStaleObjectError, QboValidationError
 from qbsync.clients.qbo.query import select
 from qbsync.models.crm_events import Customer
 from qbsync.models.mapping_records import Mapping
@@ -162,6 +165,24 @@ def _link_existing(ctx: ApplyContext, customer: Customer, existing: dict[str, An
     return _link(ctx, customer.crm_contact_id, qbo_id, fields_hash(wanted))
 
 
+# Realms whose QBO refused the e-mail filter (QBO.md §2.4): asked once per container, not once per contact.
+_EMAIL_NOT_FILTERABLE: set[str] = set()
+
+
+def _customer_with_email(ctx: ApplyContext, email: str) -> dict[str, Any] | None:
+    """The QBO customer with this e-mail, or None (also when QBO cannot filter by e-mail)."""
+    if ctx.realm_id in _EMAIL_NOT_FILTERABLE:
+        return None
+    try:
+        found = ctx.qbo.query(select("Customer", conditions=[("PrimaryEmailAddr", "=", email)], max_results=1))
+    except QboQueryError as refused:
+        _EMAIL_NOT_FILTERABLE.add(ctx.realm_id)
+        logger.warning("qbo refuses the customer e-mail filter; matching by name",
+                       extra={"realm_id": ctx.realm_id, "qbo_code": refused.qbo_code})
+        return None
+    return found[0] if found else None
+
+
 def resolve_customer(ctx: ApplyContext, customer: Customer, *, currency: str | None = None) -> str:
     mapping = ctx.mappings.get(ctx.tenant_id, ctx.realm_id, "customers", customer.crm_contact_id)
     if mapping is not None:
@@ -169,10 +190,9 @@ def resolve_customer(ctx: ApplyContext, customer: Customer, *, currency: str | N
             _keep_current(ctx, customer, mapping)
         return mapping.qbo_id
     email = customer.email.strip().lower()
-    found = ctx.qbo.query(select("Customer", conditions=[("PrimaryEmailAddr", "=", customer.email)],
-                                 max_results=1))
-    if found:
-        return _link_existing(ctx, customer, found[0])
+    found = _customer_with_email(ctx, customer.email)
+    if found is not None:
+        return _link_existing(ctx, customer, found)
 
     body = map_customer(customer, settings=ctx.settings, company=ctx.company, currency=currency)
     try:
