@@ -189,9 +189,21 @@ def test_two_admins_with_the_same_etag_one_wins_one_gets_412(api):
     assert current(api)[0]["frequency"] == winner
 
 
-def test_unknown_tenant_is_a_404_for_read_and_write(full_stack, api):
-    for answer in (api.get("/tenants/loc_nobody/settings"),
-                   api.put("/tenants/loc_nobody/settings", json={"frequency": "daily"})):
+def test_settings_can_be_written_before_the_first_connect(full_stack):
+    # So that a CRM can turn the first import off (backfill_on_connect) before its customer connects
+    api, tenant = Api(full_stack), "loc_settings_before_connect"
+    assert api.get(f"/tenants/{tenant}/settings").status_code == 404  # never heard of
+    refused = api.put(f"/tenants/{tenant}/settings", json={"default_realm_id": "9130354815"})
+    assert refused.status_code == 422, refused.text  # no company to route to yet
+    answer = api.put(f"/tenants/{tenant}/settings", json={"backfill_on_connect": False})
+    assert answer.status_code == 200 and answer.headers["ETag"] == '"v1"', answer.text
+    connect(full_stack, tenant)
+    after = api.get(f"/tenants/{tenant}/settings")
+    assert after.status_code == 200 and after.json()["backfill_on_connect"] is False
+
+
+def test_unknown_tenant_is_a_404_for_read(full_stack, api):
+    for answer in (api.get("/tenants/loc_nobody/settings"), api.get("/tenants/loc_nobody/status")):
         assert answer.status_code == 404
         assert answer.json()["error"]["code"] == "tenant_not_found"
     # Nothing was written for that tenant. (The whole table is not compared: other tenants' background

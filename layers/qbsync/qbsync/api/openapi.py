@@ -62,10 +62,11 @@ OPERATIONS: tuple[Operation, ...] = (
         "`If-Match` with the ETag you read: a stale one is refused with 412, so two admins never overwrite "
         "each other. Without If-Match the document is replaced whatever its version (the last write wins). "
         "`default_realm_id` must be a connected company of the tenant; it becomes the company events "
-        "without a realm_id go to."),
+        "without a realm_id go to. May be written before the tenant's first connect (e.g. to turn "
+        "`backfill_on_connect` off before that import starts)."),
         "settings", request=TenantSettings, ok=TenantSettings, headers_out=_ETAG_OUT,
         headers_in=(("If-Match", 'The ETag from GET (e.g. `"v3"`), or `*`'),),
-        errors={404: _TENANT_404, 412: "`precondition_failed`: the settings changed since that ETag",
+        errors={412: "`precondition_failed`: the settings changed since that ETag",
                 422: "`validation_failed`: `details.fields` names each bad field"}),
     Operation("GET", "/tenants/{tenant_id}/status", "The tenant's sync health", (
         "Each company's connection state, last successful poll, lag and backfill progress; counts by object "

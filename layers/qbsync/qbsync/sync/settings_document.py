@@ -9,6 +9,9 @@ Versioning: the ETag is the stored version (`"v3"`); SPEC's `PUT` replaces the w
   wins). The write is still conditional on the version just read, and retried on a race, so the stored
   version always counts every write.
 
+A tenant's settings may be written before it connects a company (its first connect's backfill follows
+`backfill_on_connect`); reading is a 404 `tenant_not_found` only for a tenant with neither.
+
 Validation happens before the version check, so a 422 names every bad field whatever the ETag: the model
 (unknown keys, wrong types) and then the rules the model cannot know alone:
 - `default_realm_id` must be one of the tenant's companies that is not disconnected;
@@ -95,13 +98,18 @@ def expected_version(current: VersionedSettings, if_match: str | None) -> int:
 
 def read_settings(tenant_id: str, *, connections: ConnectionsRepository,
                   repository: TenantSettingsRepository) -> VersionedSettings:
-    known_tenant(connections, tenant_id)
-    return repository.get(tenant_id)
+    """404 only for a tenant qbsync has never heard of: no company connected and no settings written."""
+    current = repository.get(tenant_id)
+    if current.version == 0:
+        known_tenant(connections, tenant_id)
+    return current
 
 
 def replace_settings(tenant_id: str, document: dict, *, if_match: str | None, connections: ConnectionsRepository,
                      repository: TenantSettingsRepository) -> VersionedSettings:
-    companies = known_tenant(connections, tenant_id)
+    # Allowed before the tenant's first connect, so that a CRM can set `backfill_on_connect: false` (or any
+    # other setting) before the import it governs starts; with no company, `default_realm_id` must stay null.
+    companies = connections.list_for_tenant(tenant_id)
     settings = validate_settings(document, companies)
     for _ in range(_UNCONDITIONAL_ATTEMPTS):
         version = expected_version(repository.get(tenant_id), if_match)
