@@ -238,3 +238,25 @@ def test_nothing_secret_or_from_the_body_is_logged(crm, client, caplog):
     assert "crm call" in logged and "crm call failed, retrying" in logged
     for forbidden in (SECRET, SECRET[6:], BODY_MARKER, "c1@example.com", "v1,"):
         assert forbidden not in logged
+
+
+def test_a_status_recomputed_for_the_same_event_is_sent_not_refused_as_a_conflict(client, crm):
+    # A redelivered CRM event recomputes the invoice's status from QBO; when QBO moved on meanwhile, the same
+    # Idempotency-Key with the new body would be a 409 (permanent). The key carries the body's hash; the same
+    # body still reuses its key (a replay, not a second write).
+    from qbsync.sync.invoice_status_push import InvoiceStatusPublisher
+
+    publisher = InvoiceStatusPublisher(crm=client, mappings=None)  # no deal: the mappings are not used
+    first = InvoiceAccounting(
+        realm_id="r1", qbo_invoice_id="130", doc_number="1001", status="open", email_status="sent",
+        total=Decimal("100.00"), balance=Decimal("100.00"), amount_paid=Decimal("0"), currency="USD",
+        due_date="2026-12-23", qbo_url="https://app.qbo.intuit.com/app/invoice?txnId=130",
+        updated_at="2026-11-24T10:00:00Z")
+    later = first.model_copy(update={"status": "partially_paid", "balance": Decimal("90.00"),
+                                     "amount_paid": Decimal("10.00"), "updated_at": "2026-11-24T11:00:00Z"})
+    publisher.publish(TENANT, "inv_9", first, change="evt_9")
+    publisher.publish(TENANT, "inv_9", first, change="evt_9")  # redelivered, nothing changed: replayed
+    publisher.publish(TENANT, "inv_9", later, change="evt_9")  # redelivered after a QBO payment
+    assert crm.invoice_accounting(TENANT)["inv_9"]["status"] == "partially_paid"
+    assert crm.counters()["conflicts"] == 0
+

@@ -205,3 +205,28 @@ def test_a_company_that_cannot_filter_customers_by_email_still_gets_its_invoices
                if (c.get("PrimaryEmailAddr") or {}).get("Address") == for_new["data"]["customer"]["email"]]
     assert [str(c["Id"]) for c in created] == [second["CustomerRef"]["value"]]
     assert len(emu.entities(realm, "Customer")) == 2
+
+
+def test_an_event_redelivered_after_qbo_moved_on_is_not_a_conflict_at_the_crm(full_stack, tenant, send, wait):
+    # The CRM answers 409 to a repeated Idempotency-Key with a different body: a late redelivery of an event
+    # (its FIFO deduplication forgotten) recomputes the status from QBO, which a QBO user changed meanwhile.
+    tenant_id, realm = tenant
+    event = invoice_sent(tenant_id, deal_id="deal_redelivered")
+    send(event)
+    invoice = wait(lambda: qbo_invoice_for(full_stack, realm, event["data"]["id"]), message="the QBO invoice")
+    wait(lambda: accounting(full_stack, tenant_id, event["data"]["id"]), message="the status in the CRM")
+    emu = full_stack.qbo_emulator
+    emu.user_create(realm, "Payment", {
+        "CustomerRef": {"value": invoice["CustomerRef"]["value"]}, "TotalAmt": Decimal("10.00"),
+        "Line": [{"Amount": Decimal("10.00"), "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}]})
+    conflicts = full_stack.crm_emulator.counters()["conflicts"]
+    worker = full_stack.functions["CrmEventWorkerFunction"]
+    handled = worker.invocations
+    # the same event again, as a new message (a CRM that re-emits it later)
+    sender = CrmWebhookSender(f"{full_stack.api.url}/webhooks/crm", [DEFAULT_CRM_INBOUND_SECRET])
+    assert sender.send(event, webhook_id="msg_redelivered_later").status_code in (200, 202)
+    wait(lambda: worker.invocations > handled, message="the redelivered event handled")
+    status = wait(lambda: (a := accounting(full_stack, tenant_id, event["data"]["id"]))
+                  and a["status"] == "partially_paid" and a, message="the newer status in the CRM")
+    assert Decimal(status["amount_paid"]) == Decimal("10.00")
+    assert full_stack.crm_emulator.counters()["conflicts"] == conflicts

@@ -42,3 +42,13 @@ def test_accounting_body_for_the_crm():
     assert body.amount_paid == Decimal("40.00") and body.total == Decimal("100.00")
     assert body.currency == "USD" and body.doc_number == "1001"
     assert body.qbo_url == "https://app.sandbox.qbo.intuit.com/app/invoice?txnId=145"
+
+
+@pytest.mark.parametrize("email_status, expected", [
+    ("EmailSent", "sent"), ("EMAIL_SENT", "sent"),  # QBO.md §5: a void's answer spells enums in upper snake
+    ("NeedToSend", "not_sent"), ("NEED_TO_SEND", "not_sent"), ("NotSet", "not_sent"), (None, "not_sent"),
+])
+def test_email_status_is_read_leniently(email_status, expected):
+    body = invoice_accounting(qbo_invoice(EmailStatus=email_status), realm_id="9130", home_currency="USD",
+                              environment="sandbox", today=TODAY)
+    assert body.email_status == expected

@@ -49,7 +49,9 @@ def invoice_status(invoice: dict[str, Any], *, today: date, deleted: bool = Fals
 
 
 def email_status(invoice: dict[str, Any]) -> str:
-    return "sent" if invoice.get("EmailStatus") == "EmailSent" else "not_sent"
+    # QBO.md §5: some answers (a void's) spell enums in upper snake case (EMAIL_SENT); parse leniently.
+    status = str(invoice.get("EmailStatus") or "").replace("_", "").lower()
+    return "sent" if status == "emailsent" else "not_sent"
 
 
 def qbo_invoice_url(environment: str, invoice_id: str) -> str:

@@ -3,7 +3,11 @@ roll-up `PUT /deals/{deal_id}/accounting` (total invoiced; the most recently upd
 
 The deal roll-up needs every invoice of the deal; they are kept, per deal, in a "deals" mapping whose state
 lists each invoice's latest figures (a conditional write, retried on a race).
-Idempotency-Keys name the change that caused the call (SPEC): the same change re-sent reuses its key.
+Idempotency-Keys name the change that caused the call (SPEC): the same change re-sent reuses its key. They also
+carry a hash of the body, as the poll's keys do: a redelivered event computes the body again from QBO and from
+the deal's other invoices, and when either moved on meanwhile, the same key with a new body would be a 409 (a
+permanent failure) instead of the newer state the CRM should have. The body is deterministic for one QBO state
+(`updated_at` is QBO's LastUpdatedTime), so a redelivery with nothing changed still replays its key.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from qbsync.clients.crm.client import CrmClient
 from qbsync.errors import ConflictError, RetryableError
 from qbsync.models.crm_api import DealAccounting, InvoiceAccounting, LatestInvoice
 from qbsync.repositories.mappings import MappingExistsError, MappingsRepository
+from qbsync.sync.poll.content_hash import content_hash
+from qbsync.sync.poll.idempotency import crm_key
 
 _UNCOUNTED = ("voided", "deleted")
 
@@ -42,12 +48,14 @@ class InvoiceStatusPublisher:
     def publish(self, tenant_id: str, crm_invoice_id: str, accounting: InvoiceAccounting, *, change: str,
                 deal_id: str | None = None, recipient: str | None = None) -> None:
         self._crm.put_invoice_accounting(tenant_id, crm_invoice_id, accounting,
-                                         idempotency_key=f"invoice-accounting:{tenant_id}:{crm_invoice_id}:{change}")
+                                         idempotency_key=crm_key(tenant_id, accounting.realm_id, "invoice-accounting",
+                                                                 crm_invoice_id, change, content_hash(accounting)))
         if deal_id:
             rollup = self._record_in_deal(tenant_id, deal_id, crm_invoice_id, accounting, recipient)
             if rollup is not None:
                 self._crm.put_deal_accounting(tenant_id, deal_id, rollup,
-                                              idempotency_key=f"deal-accounting:{tenant_id}:{deal_id}:{change}")
+                                              idempotency_key=crm_key(tenant_id, rollup.realm_id, "deal-accounting",
+                                                                      deal_id, change, content_hash(rollup)))
 
     def _record_in_deal(self, tenant_id: str, deal_id: str, crm_invoice_id: str, accounting: InvoiceAccounting,
                         recipient: str | None) -> DealAccounting | None:
