@@ -25,6 +25,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from qbsync.aws_clients import client
+from qbsync.observability import logger
 from qbsync.repositories.dynamo import is_conditional_failure, to_item, to_values
 
 # Longer than any retry schedule a webhook sender uses (Svix/Standard Webhooks: ~1.5 days).
@@ -72,8 +73,14 @@ class WebhookDeduplicator:
             self._client().delete_item(
                 TableName=self._table_name, Key=to_item({"id": marker_id(tenant_id, webhook_id)}),
                 ConditionExpression="event_id = :event", ExpressionAttributeValues=to_values({":event": event_id}))
-        except (ClientError, BotoCoreError):
-            pass
+        except ClientError as error:
+            # A failed condition: the claim is another event's, not ours to give back.
+            if not is_conditional_failure(error):
+                logger.warning("webhook id claim not given back", extra={"tenant_id": tenant_id,
+                                                                         "reason": "dynamodb error"})
+        except BotoCoreError as error:
+            logger.warning("webhook id claim not given back", extra={"tenant_id": tenant_id,
+                                                                     "reason": type(error).__name__})
 
     def _client(self) -> Any:
         return self._dynamodb or client("dynamodb")
