@@ -8,6 +8,8 @@ leaves `amount_paid` behind and the CRM without the invoice's new status, and a 
 as already applied.
 
 The race is made deterministic here: the poll's write lands between the worker's read and its write.
+The same window, with the write failing instead (the event retried): the payment is added in on the retry,
+once, and the report it owed is sent.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from crm_emulator.builders import invoice_partially_paid, invoice_sent
+from qbsync.errors import RetryableError
 from qbsync.models.connection_records import CompanyFacts, ConnectionRecord
 from qbsync.models.crm_events import parse_event
 from qbsync.models.tenant_settings import TenantSettings
@@ -76,9 +81,8 @@ class PollWritesFirst(MappingsRepository):
         return super().update_state(mapping, state, **kwargs)
 
 
-def test_a_payment_event_survives_a_concurrent_poll_write_to_the_invoice_mapping(template_table):
-    dynamodb = template_table("MappingsTable", "mappings")
-    mappings = PollWritesFirst(table_name="mappings", dynamodb=dynamodb)
+def staged_payment(mappings: MappingsRepository) -> tuple[ApplyContext, Any, FakeQbo, FakeCrm, str]:
+    """An invoice qbsync sent (its pairing stored), and a partial payment of 40.00 for it."""
     sent = invoice_sent(TENANT)
     total = Decimal(sent["data"]["totals"]["total"])
     mappings.create(
@@ -136,12 +140,54 @@ def test_a_payment_event_survives_a_concurrent_poll_write_to_the_invoice_mapping
     )
     paid = invoice_partially_paid(TENANT, invoice=sent["data"], amount="40.00")
     event = parse_event(dumps(paid).encode())
+    return ctx, event, qbo, crm, sent["data"]["id"]
+
+
+
+def test_a_payment_event_survives_a_concurrent_poll_write_to_the_invoice_mapping(template_table):
+    mappings = PollWritesFirst(table_name="mappings", dynamodb=template_table("MappingsTable", "mappings"))
+    ctx, event, qbo, crm, crm_invoice_id = staged_payment(mappings)
 
     outcome = apply_payment(ctx, event.data, event.data.payment)  # the poll's write lands in the middle
 
     assert mappings.raced, "the race was staged"
     assert outcome.status == "applied" and len(qbo.payments) == 1
-    state = mappings.get(TENANT, REALM, "invoices", sent["data"]["id"]).state
+    state = mappings.get(TENANT, REALM, "invoices", crm_invoice_id).state
     assert Decimal(state["amount_paid"]) == Decimal("40.00"), state
     assert state.get("qbo_reported"), "the poll's key survives the merge"
     assert crm.accounting and crm.accounting[-1].status == "partially_paid"
+
+
+class FailsAddingThePaymentIn(MappingsRepository):
+    """The real repository, but the first write of the invoice's state fails (DynamoDB throttled, the Lambda
+    timed out): the QBO Payment and its pairing exist, the invoice's `amount_paid` does not count it yet."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.failed = False
+
+    def update_state(self, mapping, state, **kwargs):  # noqa: ANN001, ANN201 - as the base class
+        if not self.failed and mapping.object_type == "invoices":
+            self.failed = True
+            raise RetryableError("throttled", code="dynamodb_throttled")
+        return super().update_state(mapping, state, **kwargs)
+
+
+def test_a_payment_whose_event_failed_before_adding_it_in_is_added_in_on_the_retry(template_table):
+    mappings = FailsAddingThePaymentIn(table_name="mappings", dynamodb=template_table("MappingsTable", "mappings"))
+    ctx, event, qbo, crm, crm_invoice_id = staged_payment(mappings)
+    with pytest.raises(RetryableError):
+        apply_payment(ctx, event.data, event.data.payment)
+    assert len(qbo.payments) == 1 and not crm.accounting
+
+    outcome = apply_payment(ctx, event.data, event.data.payment)  # the event's retry
+
+    assert outcome.reason == "payment_already_applied" and len(qbo.payments) == 1
+    state = mappings.get(TENANT, REALM, "invoices", crm_invoice_id).state
+    assert Decimal(state["amount_paid"]) == Decimal("40.00"), state
+    assert crm.accounting and crm.accounting[-1].status == "partially_paid"
+    assert not state.get("status_owed"), "the report went through"
+
+    again = apply_payment(ctx, event.data, event.data.payment)  # a later copy changes nothing
+    assert again.reason == "payment_already_applied" and len(crm.accounting) == 1
+    assert Decimal(mappings.get(TENANT, REALM, "invoices", crm_invoice_id).state["amount_paid"]) == Decimal("40.00")

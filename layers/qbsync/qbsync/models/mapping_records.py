@@ -12,6 +12,12 @@ MappedObject = Literal["customers", "items", "invoices", "payments", "sales_rece
 # The state key of an invoice pair that names its CRM deal: written by the CRM event side (from the invoice's
 # `deal_id`), read by the poll to send the deal's roll-up when QBO changes the invoice (F8). One name for both.
 INVOICE_STATE_DEAL_ID = "deal_id"
+# Set on an invoice pair, in the same write that records a change applied in QBO, to the event that still owes
+# the CRM its status report (F8); cleared once the report went through. A retry of that event (or any later
+# one) finds its change already applied and would otherwise skip the report for good.
+INVOICE_STATE_STATUS_OWED = "status_owed"
+# The CRM payments (`{crm invoice id}:{payment id}`) already added into the pair's `amount_paid`.
+INVOICE_STATE_PAYMENTS_COUNTED = "payments_counted"
 
 
 class Mapping(BaseModel):

@@ -89,8 +89,17 @@ def test_permanent_errors_are_never_retried(error):
 
 def test_retries_stop_at_max_retries():
     policy = RetryPolicy(max_retries=2)
-    error = QboServerError("boom", upstream_status=500)
+    error = QboServerError("unavailable", upstream_status=503)
     assert [policy.should_retry(error, n) for n in range(4)] == [True, True, False, False]
+
+
+def test_an_internal_server_error_is_retried_once():
+    # QBO.md §6: "500 (retry once)"; 502-504 and no answer keep the full budget.
+    policy = RetryPolicy(max_retries=2)
+    error = QboServerError("boom", upstream_status=500)
+    assert [policy.should_retry(error, n) for n in range(3)] == [True, False, False]
+    assert [policy.should_retry(QboServerError("gateway", upstream_status=502), n) for n in range(3)] == [
+        True, True, False]
 
 
 def test_a_wait_longer_than_the_lambda_should_sleep_is_left_to_the_queue():
@@ -165,13 +174,23 @@ def test_the_client_waits_out_a_throttle_then_succeeds_holding_the_limiter_only_
 
 
 def test_the_client_backs_off_on_5xx_and_gives_up_after_max_retries():
-    client, transport, sleeps = make_client([StubResponse(500, b"")] * 3, max_retries=2)
+    client, transport, sleeps = make_client([StubResponse(503, b"")] * 3, max_retries=2)
 
     with pytest.raises(QboServerError):
         client.read("Customer", "1")
 
     assert sleeps == [0.5, 1.0]
     assert len(transport.requests) == 3
+
+
+def test_the_client_sends_a_request_qbo_answered_500_once_more_only():
+    client, transport, sleeps = make_client([StubResponse(500, b"")] * 3, max_retries=2)
+
+    with pytest.raises(QboServerError):
+        client.read("Customer", "1")
+
+    assert sleeps == [0.5]
+    assert len(transport.requests) == 2
 
 
 def test_the_client_never_retries_a_permanent_error():

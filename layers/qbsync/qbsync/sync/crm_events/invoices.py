@@ -4,6 +4,10 @@ one QBO Payment per CRM payment; voided → void; deleted → delete (with the p
 Exactly once (G1): every write's requestid comes from the invoice's business key, not the delivery, so a
 redelivered, retried or redriven event replays QBO's original answer; mappings are written conditionally.
 Order (G3): the FIFO group is the invoice; a snapshot older than the last one applied is skipped.
+Status (F8): each change applied in QBO is reported to the CRM after its pairing is written. The write that
+records the change also marks the report owed (`INVOICE_STATE_STATUS_OWED`) and the report clears it, so an
+event that failed between the two (the CRM down, QBO's read throttled) and comes back finds its change
+applied, skips it, and still sends the report (`_report_owed_status`) instead of leaving the CRM a step behind.
 Waiting (G2): the events that follow an `invoice.sent` dead-lettered before QBO had the invoice wait on the
 DLQ behind it and are applied, in order, once it is (`holds`). An event for an invoice qbsync never synced
 and never held (created before the connection, sent while invoice sync was off, or never sent: a draft)
@@ -23,7 +27,12 @@ from typing import Any
 from qbsync.clients.qbo.errors import QboNotFoundError, QboStaleObjectError
 from qbsync.errors import ConflictError, RetryableError, ValidationFailedError
 from qbsync.models.crm_events import InvoiceSnapshot, Payment
-from qbsync.models.mapping_records import INVOICE_STATE_DEAL_ID, Mapping
+from qbsync.models.mapping_records import (
+    INVOICE_STATE_DEAL_ID,
+    INVOICE_STATE_PAYMENTS_COUNTED,
+    INVOICE_STATE_STATUS_OWED,
+    Mapping,
+)
 from qbsync.repositories.mappings import MappingExistsError
 from qbsync.sync.crm_events.context import ApplyContext, Outcome
 from qbsync.sync.crm_events import holds
@@ -44,6 +53,7 @@ def _state_time(mapping: Mapping) -> datetime | None:
 
 def push_status(ctx: ApplyContext, snapshot: InvoiceSnapshot, qbo_invoice: dict[str, Any], *,
                 deleted: bool = False) -> None:
+    """Send the invoice's QBO state (and its deal's roll-up) to the CRM; `report_status` when a pair exists."""
     accounting = invoice_accounting(
         qbo_invoice, realm_id=ctx.realm_id, home_currency=ctx.company.home_currency,
         environment=ctx.environment, today=company_today(ctx.clock(), ctx.company.time_zone), deleted=deleted,
@@ -52,6 +62,38 @@ def push_status(ctx: ApplyContext, snapshot: InvoiceSnapshot, qbo_invoice: dict[
         ctx.tenant_id, snapshot.id, accounting, change=ctx.event_id, deal_id=snapshot.deal_id,
         recipient=snapshot.customer.company or snapshot.customer.name,
     )
+
+
+def report_status(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping, qbo_invoice: dict[str, Any], *,
+                  deleted: bool = False) -> None:
+    """`push_status`, then clear the pair's owed report (`mapping` as this event last wrote it)."""
+    push_status(ctx, snapshot, qbo_invoice, deleted=deleted)
+    if mapping.state.get(INVOICE_STATE_STATUS_OWED):
+        _write_mapping_state(ctx, mapping, **{INVOICE_STATE_STATUS_OWED: None})
+
+
+def _report_owed_status(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping) -> None:
+    """For an event whose change is already applied: send the report an earlier attempt (of this event or the
+    one before it) applied but could not send. QBO's current state is what the CRM gets, so an older snapshot
+    delivered late reports nothing older than what QBO holds."""
+    if not mapping.state.get(INVOICE_STATE_STATUS_OWED):
+        return
+    if mapping.state.get("deleted"):
+        report_status(ctx, snapshot, mapping, _last_known(snapshot, mapping), deleted=True)
+    else:
+        report_status(ctx, snapshot, mapping, ctx.qbo.read("Invoice", mapping.qbo_id))
+
+
+def _skip_applied(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping, reason: str,
+                  object_type: str = "invoices") -> Outcome:
+    """An event whose change QBO already has (a redelivery, a retry, a stale snapshot): nothing to write,
+    but a report still owed is sent."""
+    _report_owed_status(ctx, snapshot, mapping)
+    return Outcome("skipped", object_type, reason=reason, qbo_id=mapping.qbo_id)
+
+
+def _owed(ctx: ApplyContext) -> dict[str, Any]:
+    return {INVOICE_STATE_STATUS_OWED: ctx.event_id}
 
 
 def _invoice_mapping(ctx: ApplyContext, snapshot: InvoiceSnapshot) -> Mapping | None:
@@ -133,7 +175,7 @@ def apply_sent(ctx: ApplyContext, snapshot: InvoiceSnapshot) -> Outcome:
         if existing.state.get(holds.EVENTS_ON_HOLD):
             holds.release(ctx, snapshot.id)  # a retry after the pairing was written but before the release
         if (_state_time(existing) or snapshot.updated_at) >= snapshot.updated_at:
-            return _skip("already_synced", existing.qbo_id)
+            return _skip_applied(ctx, snapshot, existing, "already_synced")
         return apply_updated(ctx, snapshot)
 
     held = ctx.mappings.get_hold(ctx.tenant_id, ctx.realm_id, snapshot.id) is not None
@@ -154,13 +196,18 @@ def apply_sent(ctx: ApplyContext, snapshot: InvoiceSnapshot) -> Outcome:
     # The doc number is kept for the one report made without QBO: a delete of an invoice QBO no longer has.
     state = {"origin": "crm", "updated_at": snapshot.updated_at.isoformat(), "amount_paid": "0",
              "customer_ref": customer_ref, INVOICE_STATE_DEAL_ID: snapshot.deal_id, "currency": snapshot.currency,
-             "doc_number": created.get("DocNumber"),
+             "doc_number": created.get("DocNumber"), **_owed(ctx),
              **({holds.EVENTS_ON_HOLD: True} if held else {})}
     try:
-        ctx.mappings.create(ctx.tenant_id, ctx.realm_id, "invoices", snapshot.id, str(created["Id"]), state=state)
+        mapping = ctx.mappings.create(ctx.tenant_id, ctx.realm_id, "invoices", snapshot.id, str(created["Id"]),
+                                      state=state)
     except MappingExistsError:
-        pass  # a concurrent delivery of the same event got the same QBO invoice back (requestid replay)
-    push_status(ctx, snapshot, created)
+        # a concurrent delivery of the same event got the same QBO invoice back (requestid replay)
+        mapping = _invoice_mapping(ctx, snapshot)
+    if mapping is None:  # removed meanwhile: nothing to mark, the report is still due
+        push_status(ctx, snapshot, created)
+    else:
+        report_status(ctx, snapshot, mapping, created)
     if held:
         holds.release(ctx, snapshot.id)
     return Outcome("applied", "invoices", qbo_id=str(created["Id"]))
@@ -194,10 +241,10 @@ def _follows_sent(object_type: str) -> Callable[[FollowUp], FollowUp]:
 @_follows_sent("invoices")
 def apply_updated(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping) -> Outcome:
     if mapping.state.get("deleted"):
-        return _skip("invoice_deleted", mapping.qbo_id)
+        return _skip_applied(ctx, snapshot, mapping, "invoice_deleted")
     last = _state_time(mapping)
     if last is not None and snapshot.updated_at <= last:
-        return _skip("stale_snapshot", mapping.qbo_id)
+        return _skip_applied(ctx, snapshot, mapping, "stale_snapshot")
     rate = exchange_rate_for(ctx, snapshot.currency, snapshot.issue_date, crm_rate=snapshot.exchange_rate)
     customer_ref = resolve_customer(ctx, snapshot.customer, currency=snapshot.currency)
     item_refs = resolve_items(ctx, snapshot.lines)
@@ -216,9 +263,10 @@ def apply_updated(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping
             if attempt == STALE_RETRIES - 1:
                 raise
     check_written_total(updated, snapshot)
-    _write_mapping_state(ctx, mapping, updated_at=snapshot.updated_at.isoformat(), customer_ref=customer_ref,
-                         doc_number=updated.get("DocNumber"), **{INVOICE_STATE_DEAL_ID: snapshot.deal_id})
-    push_status(ctx, snapshot, updated)
+    mapping = _write_mapping_state(ctx, mapping, updated_at=snapshot.updated_at.isoformat(),
+                                   customer_ref=customer_ref, doc_number=updated.get("DocNumber"),
+                                   **{INVOICE_STATE_DEAL_ID: snapshot.deal_id}, **_owed(ctx))
+    report_status(ctx, snapshot, mapping, updated)
     return Outcome("applied", "invoices", qbo_id=mapping.qbo_id)
 
 
@@ -244,10 +292,16 @@ def apply_payment(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping
     paid_before = Decimal(mapping.state.get("amount_paid", "0"))
     crm_payment = _payment_for_event(snapshot, payment, paid_before)
     if crm_payment is None:
-        return Outcome("skipped", "payments", reason="no_new_payment")
+        return _skip_applied(ctx, snapshot, mapping, "no_new_payment", "payments")
     payment_key = f"{snapshot.id}:{crm_payment.id}"
     existing = ctx.mappings.get(ctx.tenant_id, ctx.realm_id, "payments", payment_key)
     if existing is not None:
+        if payment_key not in mapping.state.get(INVOICE_STATE_PAYMENTS_COUNTED, ()):
+            # An earlier attempt made the QBO payment and its pairing, then failed before adding it in.
+            mapping = _count_payment(ctx, snapshot, mapping, payment_key, crm_payment.amount)
+            report_status(ctx, snapshot, mapping, ctx.qbo.read("Invoice", mapping.qbo_id))
+        else:
+            _report_owed_status(ctx, snapshot, mapping)
         return Outcome("skipped", "payments", reason="payment_already_applied", qbo_id=existing.qbo_id)
     customer_ref = mapping.state.get("customer_ref") or str(
         ctx.qbo.read("Invoice", mapping.qbo_id)["CustomerRef"]["value"])
@@ -264,10 +318,19 @@ def apply_payment(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping
                             state={"origin": "crm", "invoice_qbo_id": mapping.qbo_id, "invoice_crm_id": snapshot.id})
     except MappingExistsError:
         pass
-    paid_now = max(paid_before + crm_payment.amount, snapshot.totals.amount_paid)
-    _write_mapping_state(ctx, mapping, amount_paid=str(paid_now))
-    push_status(ctx, snapshot, ctx.qbo.read("Invoice", mapping.qbo_id))
+    mapping = _count_payment(ctx, snapshot, mapping, payment_key, crm_payment.amount)
+    report_status(ctx, snapshot, mapping, ctx.qbo.read("Invoice", mapping.qbo_id))
     return Outcome("applied", "payments", qbo_id=str(created["Id"]))
+
+
+def _count_payment(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping, payment_key: str,
+                   amount: Decimal) -> Mapping:
+    """Add a payment QBO has (with its pairing) into the invoice's `amount_paid`, once: the key joins the
+    counted list in the same write, with the report it owes."""
+    paid_now = max(Decimal(mapping.state.get("amount_paid", "0")) + amount, snapshot.totals.amount_paid)
+    counted = [*mapping.state.get(INVOICE_STATE_PAYMENTS_COUNTED, ()), payment_key]
+    return _write_mapping_state(ctx, mapping, amount_paid=str(paid_now),
+                                **{INVOICE_STATE_PAYMENTS_COUNTED: counted}, **_owed(ctx))
 
 
 # --------------------------------------------------------------------------------------- void, delete
@@ -280,8 +343,9 @@ def apply_voided(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping)
         # QBO unlinks the invoice's payments on void; they stay as the customer's credit (README).
         voided = ctx.qbo.void("Invoice", mapping.qbo_id, str(current["SyncToken"]),
                               request_key=ctx.request_key("invoice", snapshot.id, "void"))
-    _write_mapping_state(ctx, mapping, voided=True, updated_at=snapshot.updated_at.isoformat())
-    push_status(ctx, snapshot, voided)
+    mapping = _write_mapping_state(ctx, mapping, voided=True, updated_at=snapshot.updated_at.isoformat(),
+                                   **_owed(ctx))
+    report_status(ctx, snapshot, mapping, voided)
     return Outcome("applied", "invoices", qbo_id=mapping.qbo_id)
 
 
@@ -291,15 +355,16 @@ def apply_deleted(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping
     (from CRM payment events) are deleted first. A payment qbsync did not make is someone's real money:
     the event is refused with a reason instead (README, "Deleting invoices")."""
     if mapping.state.get("deleted"):
-        return _skip("invoice_deleted", mapping.qbo_id)
+        return _skip_applied(ctx, snapshot, mapping, "invoice_deleted")
     try:
         current = _delete_in_qbo(ctx, snapshot, mapping)
     except QboNotFoundError:
         # QBO no longer has it: an earlier attempt's delete committed and its answer was lost (the retry's
         # read finds nothing), or a QBO user deleted it. Either way the CRM's wish holds: record and report it.
         current = _last_known(snapshot, mapping)
-    _write_mapping_state(ctx, mapping, deleted=True, updated_at=snapshot.updated_at.isoformat())
-    push_status(ctx, snapshot, current, deleted=True)
+    mapping = _write_mapping_state(ctx, mapping, deleted=True, updated_at=snapshot.updated_at.isoformat(),
+                                   **_owed(ctx))
+    report_status(ctx, snapshot, mapping, current, deleted=True)
     return Outcome("applied", "invoices", qbo_id=mapping.qbo_id)
 
 
