@@ -12,11 +12,10 @@ so that load on this shared machine hits both alike; figures are medians over ro
 per round.
 
 The AWS calls the handler makes per event are counted as well: they explain most of the gap. Since issue 8 they
-are one consistent `GetItem` (the connection's status), the `SendMessage` and one conditional `PutItem` (the
-webhook-id marker). Every webhook here is for one tenant, so after the first the handler takes the tenant's
-default company from memory (`qbsync.sync.event_routing.TenantConnections` remembers it for 10 s): the steady
-state of a busy tenant. A tenant's first event in a container (or the first after 10 s) reads the tenant record
-as well: one `GetItem` more.
+are one consistent read of the tenant's routing (`qbsync.sync.event_routing.TenantConnections`: a `Query` of the
+tenant's items giving its default company and that company's status together, or a `GetItem` of the named
+company's status; nothing remembered between events), the `SendMessage` and one conditional `PutItem` (the
+webhook-id marker).
 """
 
 from __future__ import annotations

@@ -164,7 +164,7 @@ def _tenant_connections(table_name: str) -> TenantConnections:
 
 
 def tenant_connections(settings: Settings | None = None) -> TenantConnections:
-    """One per container: it remembers each tenant's default company for a few seconds (event_routing)."""
+    """One per container (it holds the table's client)."""
     return _tenant_connections((settings or get_settings()).connections_table)
 
 

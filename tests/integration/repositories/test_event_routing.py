@@ -1,5 +1,5 @@
-"""TenantConnections (which company an event goes to) on moto: one read per event once a tenant's default company
-is remembered, the connection's status always read fresh, and nothing refused on remembered data."""
+"""TenantConnections (which company an event goes to) on moto: one consistent read per event, nothing remembered,
+so a moved default or a disconnect applies to the very next event."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from qbsync.models.connection_records import CompanyFacts, EncryptedTokens
+from qbsync.models.connection_records import CompanyFacts, EncryptedTokens, OAuthState
 from qbsync.repositories.connections import ConnectionsRepository
 from qbsync.sync.event_routing import TenantConnections
 
@@ -17,15 +17,6 @@ COMPANY = CompanyFacts(company_name="Craig's Design", country="US", home_currenc
                        custom_txn_numbers=False, automated_sales_tax=True)
 TOKENS = EncryptedTokens(access_token=b"ct-access", refresh_token=b"ct-refresh", obtained_at=NOW,
                          access_token_expires_at=NOW + timedelta(hours=1))
-TTL = 10.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -43,13 +34,8 @@ def repo(dynamodb):
 
 
 @pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def routing(repo, clock):
-    return TenantConnections(repo, default_ttl_seconds=TTL, clock=clock)
+def routing(repo):
+    return TenantConnections(repo)
 
 
 def connect(repo, tenant_id: str, realm_id: str) -> None:
@@ -67,7 +53,7 @@ def move_default(dynamodb, tenant_id: str, realm_id: str) -> None:
 def reads(dynamodb, route):
     dynamodb.calls.clear()
     answer = route()
-    return answer, dynamodb.calls["GetItem"]
+    return answer, dict(dynamodb.calls)
 
 
 def test_reasons_for_going_nowhere(repo, routing):
@@ -81,16 +67,14 @@ def test_reasons_for_going_nowhere(repo, routing):
     assert routing.realm_for_event("loc_1", "9130") == (None, "tenant_disconnected")
 
 
-def test_the_default_company_is_read_once_then_remembered_for_a_few_seconds(repo, dynamodb, routing, clock):
+def test_one_read_per_event_whether_or_not_it_names_its_company(repo, dynamodb, routing):
     connect(repo, "loc_1", "9130")
-    assert reads(dynamodb, lambda: routing.realm_for_event("loc_1", None)) == (("9130", None), 2)
-    assert reads(dynamodb, lambda: routing.realm_for_event("loc_1", None)) == (("9130", None), 1)
-    assert reads(dynamodb, lambda: routing.realm_for_event("loc_1", "9130")) == (("9130", None), 1)
-    clock.now += TTL
-    assert reads(dynamodb, lambda: routing.realm_for_event("loc_1", None)) == (("9130", None), 2)
+    for _ in range(3):
+        assert reads(dynamodb, lambda: routing.realm_for_event("loc_1", None)) == (("9130", None), {"Query": 1})
+    assert reads(dynamodb, lambda: routing.realm_for_event("loc_1", "9130")) == (("9130", None), {"GetItem": 1})
 
 
-def test_a_disconnect_is_seen_at_once_even_while_the_default_is_remembered(repo, routing):
+def test_a_disconnect_applies_to_the_next_event(repo, routing):
     connect(repo, "loc_1", "9130")
     assert routing.realm_for_event("loc_1", None) == ("9130", None)
     repo.change_status("loc_1", "9130", "disconnected", now=NOW)
@@ -99,30 +83,32 @@ def test_a_disconnect_is_seen_at_once_even_while_the_default_is_remembered(repo,
     assert routing.realm_for_event("loc_1", None) == ("9130", None)
 
 
-def test_a_remembered_default_that_no_longer_takes_events_is_read_again_before_refusing(repo, dynamodb, routing):
-    # Given a tenant whose default moved to a second company, and whose first company was then disconnected
+def test_a_moved_default_applies_to_the_next_event(repo, dynamodb, routing):
+    # PUT /settings runs in another Lambda: nothing this one remembered may send the next event elsewhere
     connect(repo, "loc_1", "9130")
-    assert routing.realm_for_event("loc_1", None) == ("9130", None)
     repo.store_connected(tenant_id="loc_1", realm_id="4620", company=COMPANY, tokens=TOKENS, now=NOW)
+    assert routing.realm_for_event("loc_1", None) == ("9130", None)
     move_default(dynamodb, "loc_1", "4620")
+    assert routing.realm_for_event("loc_1", None) == ("4620", None)
     repo.change_status("loc_1", "9130", "disconnected", now=NOW)
-    # Then the event goes to the new default, not refused on the remembered one
     assert routing.realm_for_event("loc_1", None) == ("4620", None)
+    assert routing.realm_for_event("loc_1", "9130") == (None, "tenant_disconnected")
 
 
-def test_a_moved_default_between_connected_companies_applies_within_the_ttl(repo, dynamodb, routing, clock):
+def test_a_connect_in_progress_is_not_taken_for_a_company(repo, routing):
+    # the tenant's partition also holds its OAuth states (sorted between its connections and its record)
     connect(repo, "loc_1", "9130")
-    repo.store_connected(tenant_id="loc_1", realm_id="4620", company=COMPANY, tokens=TOKENS, now=NOW)
+    repo.save_oauth_state(OAuthState(tenant_id="loc_1", nonce="n" * 32, return_url=None, created_at=NOW,
+                                     expires_at=NOW + timedelta(minutes=10)))
     assert routing.realm_for_event("loc_1", None) == ("9130", None)
-    move_default(dynamodb, "loc_1", "4620")
-    assert routing.realm_for_event("loc_1", None) == ("9130", None)  # the documented few seconds
-    clock.now += TTL
-    assert routing.realm_for_event("loc_1", None) == ("4620", None)
+    assert repo.routing_view("loc_1") == ("9130", {"9130": "connected"})
 
 
-def test_tenants_are_remembered_apart(repo, routing):
+def test_tenants_are_routed_apart(repo, routing):
     connect(repo, "loc_1", "9130")
     connect(repo, "loc_2", "4620")
+    connect(repo, "loc_10", "5555")  # a tenant id that extends another's is another partition
     assert routing.realm_for_event("loc_1", None) == ("9130", None)
     assert routing.realm_for_event("loc_2", None) == ("4620", None)
-    assert routing.realm_for_event("loc_1", None) == ("9130", None)
+    assert routing.realm_for_event("loc_10", None) == ("5555", None)
+    assert repo.routing_view("loc_1") == ("9130", {"9130": "connected"})
