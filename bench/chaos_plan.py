@@ -28,6 +28,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -162,9 +163,11 @@ def build_plan(*, seed: int = 20261123, events: int = 1000, tenants: int = 20, d
                                         event_id=new_id("evt"), id=payment_id)
             group.append(first)
             if "receipt_changed" in lifecycle:
+                # The CRM emits the change later: its occurred_at is what orders a payment's repeats.
+                later = datetime.fromisoformat(first["occurred_at"]) + timedelta(minutes=1)
                 group.append(b.payment_succeeded(tenant.tenant_id, source=first["data"]["source"], customer=contact,
                                                  lines=lines(tenant), currency=currency(tenant),
-                                                 event_id=new_id("evt"), id=payment_id))
+                                                 event_id=new_id("evt"), id=payment_id, occurred_at=later))
         else:
             planted_event = lifecycle[0] == "sent_planted"
             sent = b.invoice_sent(tenant.tenant_id, id=new_id("inv"), number=f"CH-{rng.randrange(10**6):06d}",

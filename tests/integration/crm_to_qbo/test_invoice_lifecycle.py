@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from connect_helpers import connect
+from management_helpers import Api
 
 from crm_emulator.builders import (
     customer,
@@ -146,6 +147,36 @@ def test_payment_succeeded_becomes_one_sales_receipt(full_stack, tenant, send, w
     found = wait(receipts, message="the sales receipt")
     assert len(found) == 1
     assert Decimal(str(found[0]["TotalAmt"])) == Decimal(event["data"]["totals"]["total"])
+
+
+def test_a_late_copy_of_a_payment_never_writes_its_receipt_back_to_the_older_content(full_stack, tenant, send,
+                                                                                      wait):
+    # Found by the chaos run (seeds 11, 12): a changed repeat, then a late redelivery of the first event (or a
+    # redrive replaying both in queue order) put the older lines back. `occurred_at` orders a payment's events.
+    tenant_id, realm = tenant
+    first = payment_succeeded(tenant_id, lines=[line("Workshop", 1, "100.00")], occurred_at="2026-11-23T10:00:00Z")
+    changed = payment_succeeded(tenant_id, id=first["data"]["id"], customer=first["data"]["customer"],
+                                lines=[line("Workshop", 2, "100.00")], occurred_at="2026-11-23T10:05:00Z")
+
+    def receipt_total():
+        found = [r for r in full_stack.qbo_emulator.entities(realm, "SalesReceipt")
+                 if f"crm_payment_id={first['data']['id']}]" in str(r.get("PrivateNote", ""))]
+        assert len(found) <= 1
+        return found and Decimal(str(found[0]["TotalAmt"]))
+
+    send(first)
+    wait(lambda: receipt_total() == Decimal(first["data"]["totals"]["total"]), message="the first receipt")
+    send(changed)
+    wait(lambda: receipt_total() == Decimal(changed["data"]["totals"]["total"]), message="the changed receipt")
+    late = dict(first, id=f"{first['id']}_late")  # the first event again, under a new id, after the change
+    send(late)
+
+    def stale_skips():
+        counts = Api(full_stack).get(f"/tenants/{tenant_id}/status").json()["counts"].get("sales_receipts", {})
+        return counts.get("skipped_by_reason", {}).get("stale_payment", 0)
+
+    wait(lambda: stale_skips() == 1, message="the late copy skipped as stale")
+    assert receipt_total() == Decimal(changed["data"]["totals"]["total"])
 
 
 def test_a_delete_of_an_invoice_qbo_no_longer_has_is_reported_deleted_not_dead_lettered(full_stack, tenant, send,

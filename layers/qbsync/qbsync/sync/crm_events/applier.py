@@ -35,5 +35,5 @@ def apply_event(ctx: ApplyContext, event: object) -> Outcome:
         case InvoiceDeletedEvent():
             return apply_deleted(ctx, event.data)
         case PaymentSucceededEvent():
-            return apply_payment_succeeded(ctx, event.data)
+            return apply_payment_succeeded(ctx, event.data, occurred_at=event.occurred_at)
     raise TypeError(f"no handler for {type(event).__name__}")

@@ -1,8 +1,17 @@
 """`payment.succeeded` → a QBO SalesReceipt (SPEC F11): the customer matched by e-mail or created; the same
 CRM payment id always maps to the same receipt, and a changed repeat updates it. A foreign-currency receipt is
-booked at the CRM's `exchange_rate`, else at QBO's rate for the company-local day of `paid_at`."""
+booked at the CRM's `exchange_rate`, else at QBO's rate for the company-local day of `paid_at`.
+
+Order: a payment has no `updated_at`, so the envelope's `occurred_at` orders its repeats. The receipt remembers
+the `occurred_at` it was last written from, and an older repeat (a late redelivery of the first event, or a
+redrive that replays the dead-lettered copies in their queue order) is skipped as `stale_payment` instead of
+writing the receipt back to what the CRM has since changed. Repeats stamped in the same second are applied in
+the order they come (nothing tells them apart).
+"""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from qbsync.clients.qbo.errors import QboStaleObjectError
 from qbsync.models.crm_events import SucceededPayment
@@ -29,13 +38,21 @@ def _fingerprint(payment: SucceededPayment) -> str:
     return hashlib.sha256(dumps(document).encode()).hexdigest()
 
 
-def apply_payment_succeeded(ctx: ApplyContext, payment: SucceededPayment) -> Outcome:
+def _written_from(state: dict[str, object]) -> datetime | None:
+    text = state.get("occurred_at")
+    return datetime.fromisoformat(text) if isinstance(text, str) else None
+
+
+def apply_payment_succeeded(ctx: ApplyContext, payment: SucceededPayment, *, occurred_at: datetime) -> Outcome:
     if not ctx.settings.sync.sales_receipts:
         return Outcome("skipped", "sales_receipts", reason="sales_receipt_sync_disabled")
     fingerprint = _fingerprint(payment)
     mapping = ctx.mappings.get(ctx.tenant_id, ctx.realm_id, "sales_receipts", payment.id)
     if mapping is not None and mapping.state.get("fingerprint") == fingerprint:
         return Outcome("skipped", "sales_receipts", reason="already_synced", qbo_id=mapping.qbo_id)
+    written_from = _written_from(mapping.state) if mapping is not None else None
+    if mapping is not None and written_from is not None and occurred_at < written_from:
+        return Outcome("skipped", "sales_receipts", reason="stale_payment", qbo_id=mapping.qbo_id)
     rate = exchange_rate_for(ctx, payment.currency, company_date(payment.paid_at, ctx.company),
                              crm_rate=payment.exchange_rate)
     # Refuse an unrepresentable receipt before its customer or items are created (placeholder refs).
@@ -52,7 +69,8 @@ def apply_payment_succeeded(ctx: ApplyContext, payment: SucceededPayment) -> Out
         check_written_total(receipt, payment)
         try:
             ctx.mappings.create(ctx.tenant_id, ctx.realm_id, "sales_receipts", payment.id, str(receipt["Id"]),
-                                state={"origin": "crm", "fingerprint": fingerprint})
+                                state={"origin": "crm", "fingerprint": fingerprint,
+                                       "occurred_at": occurred_at.isoformat()})
         except MappingExistsError:
             pass
         return Outcome("applied", "sales_receipts", qbo_id=str(receipt["Id"]))
@@ -72,5 +90,6 @@ def apply_payment_succeeded(ctx: ApplyContext, payment: SucceededPayment) -> Out
             if attempt == STALE_RETRIES - 1:
                 raise
     check_written_total(receipt, payment)
-    ctx.mappings.update_state(mapping, {**mapping.state, "fingerprint": fingerprint})
+    ctx.mappings.update_state(mapping, {**mapping.state, "fingerprint": fingerprint,
+                                        "occurred_at": occurred_at.isoformat()})
     return Outcome("applied", "sales_receipts", qbo_id=mapping.qbo_id)
