@@ -192,14 +192,36 @@ class QueueRunner:
         # before a failed message becomes visible, or another poller would receive it only to give it back
         # (spending one of its receives, so it would reach the DLQ a receive early).
         self._release_groups(messages)
-        for message in messages:
-            if message["MessageId"] in failed_ids:
-                self._sqs.change_message_visibility(
-                    QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"],
-                    VisibilityTimeout=self._retry_delay,
-                )
+        failed = [m["ReceiptHandle"] for m in messages if m["MessageId"] in failed_ids]
+        if failed:
+            self._return_after_delay(failed)
         log.info("sqs %s: batch of %d, %d failed", self.name, len(messages), len(failed_ids))
         return len(messages)
+
+    def _return_after_delay(self, receipt_handles: list[str]) -> None:
+        """Failed messages come back after the retry delay, in their batch's order. Not by giving each a
+        `VisibilityTimeout` of the delay: moto lets a group's messages that are visible again but still
+        "pending" go one at a time, the *last* first (a sent and the payment held back behind it came back
+        payment first). Until the timer fires they stay in flight (the queue's long visibility timeout), so
+        the group stays blocked; then each is made visible at once (which also ends its pending state),
+        first to last, so a receive between two of them still finds the group blocked by the later ones."""
+        def make_visible() -> None:
+            for handle in receipt_handles:
+                if self._stop.is_set():
+                    return
+                try:
+                    self._sqs.change_message_visibility(QueueUrl=self._queue_url, ReceiptHandle=handle,
+                                                        VisibilityTimeout=0)
+                except Exception:  # noqa: BLE001 - the queue is gone (stack stopping): nothing to return
+                    log.warning("sqs %s: could not return a failed message", self.name)
+                    return
+
+        if self._retry_delay <= 0:
+            make_visible()
+            return
+        timer = threading.Timer(self._retry_delay, make_visible)
+        timer.daemon = True
+        timer.start()
 
     def _invoke(self, records: list[dict[str, Any]]) -> set[str]:
         all_ids = {record["messageId"] for record in records}

@@ -124,6 +124,34 @@ def test_void_and_delete(full_stack, tenant, send, wait):
     assert qbo_invoice_for(full_stack, realm, to_delete["data"]["id"]) is None
 
 
+def test_a_payment_delivered_after_its_invoices_delete_is_skipped_not_dead_lettered(full_stack, tenant, send,
+                                                                                      wait, queue_depth):
+    # A CRM retries a failed delivery later, after the events that followed it went through: the late payment
+    # finds the invoice deleted (in the CRM's order the delete removed it) and must not go to the DLQ.
+    tenant_id, realm = tenant
+    sent = invoice_sent(tenant_id, lines=[line("Audit", 1, "400.00")])
+    send(sent)
+    wait(lambda: accounting(full_stack, tenant_id, sent["data"]["id"]), message="created")
+    late_payment = invoice_partially_paid(tenant_id, invoice=sent["data"], amount="100.00")
+    send(invoice_deleted(tenant_id, invoice=late_payment["data"]))
+    wait(lambda: accounting(full_stack, tenant_id, sent["data"]["id"])["status"] == "deleted", message="deleted")
+    sqs = full_stack.aws_client("sqs")
+    dead_before = queue_depth(sqs, full_stack.queue_url("CrmEventsDeadLetterQueue"))
+
+    send(late_payment)
+
+    def payments_skipped():
+        counts = Api(full_stack).get(f"/tenants/{tenant_id}/status").json()["counts"].get("payments", {})
+        return counts.get("skipped_by_reason", {}).get("invoice_deleted", 0)
+
+    wait(lambda: payments_skipped() == 1, message="the late payment skipped")
+    assert queue_depth(sqs, full_stack.queue_url("CrmEventsDeadLetterQueue")) == dead_before
+    assert accounting(full_stack, tenant_id, sent["data"]["id"])["status"] == "deleted"
+    payment_id = late_payment["data"]["payment"]["id"]
+    assert not [p for p in full_stack.qbo_emulator.entities(realm, "Payment")
+                if f"crm_payment_id={payment_id}]" in str(p.get("PrivateNote", ""))]
+
+
 def test_invoice_created_before_connecting_is_skipped(full_stack, tenant, send, wait):
     tenant_id, realm = tenant
     event = invoice_sent(tenant_id, created_at="2020-01-01T00:00:00Z")
@@ -238,7 +266,8 @@ def test_a_company_that_cannot_filter_customers_by_email_still_gets_its_invoices
     assert len(emu.entities(realm, "Customer")) == 2
 
 
-def test_an_event_redelivered_after_qbo_moved_on_is_not_a_conflict_at_the_crm(full_stack, tenant, send, wait):
+def test_an_event_redelivered_after_qbo_moved_on_is_not_a_conflict_at_the_crm(full_stack, tenant, send, wait,
+                                                                            queue_depth):
     # The CRM answers 409 to a repeated Idempotency-Key with a different body: a late redelivery of an event
     # (its FIFO deduplication forgotten) recomputes the status from QBO, which a QBO user changed meanwhile.
     tenant_id, realm = tenant
@@ -246,6 +275,9 @@ def test_an_event_redelivered_after_qbo_moved_on_is_not_a_conflict_at_the_crm(fu
     send(event)
     invoice = wait(lambda: qbo_invoice_for(full_stack, realm, event["data"]["id"]), message="the QBO invoice")
     wait(lambda: accounting(full_stack, tenant_id, event["data"]["id"]), message="the status in the CRM")
+    # the first copy off the queue (the worker deletes it after its last write): the redelivery is "later"
+    sqs, events_queue = full_stack.aws_client("sqs"), full_stack.queue_url("CrmEventsQueue")
+    wait(lambda: queue_depth(sqs, events_queue) == 0, message="the first copy off the queue")
     emu = full_stack.qbo_emulator
     emu.user_create(realm, "Payment", {
         "CustomerRef": {"value": invoice["CustomerRef"]["value"]}, "TotalAmt": Decimal("10.00"),

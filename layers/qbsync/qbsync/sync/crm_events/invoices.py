@@ -289,6 +289,10 @@ def _payment_for_event(snapshot: InvoiceSnapshot, payment: Payment | None, paid_
 
 @_follows_sent("payments")
 def apply_payment(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping, payment: Payment | None) -> Outcome:
+    if mapping.state.get("deleted"):
+        # A payment event delivered after the invoice's delete (the CRM retried a failed delivery late): in the
+        # order the CRM emitted them, the delete took this payment out of QBO with the invoice.
+        return _skip_applied(ctx, snapshot, mapping, "invoice_deleted", "payments")
     paid_before = Decimal(mapping.state.get("amount_paid", "0"))
     crm_payment = _payment_for_event(snapshot, payment, paid_before)
     if crm_payment is None:
