@@ -16,6 +16,27 @@ INVOICE_STATE_DEAL_ID = "deal_id"
 # the CRM its status report (F8); cleared once the report went through. A retry of that event (or any later
 # one) finds its change already applied and would otherwise skip the report for good.
 INVOICE_STATE_STATUS_OWED = "status_owed"
+# The SyncToken of the newest QBO invoice state reported to the CRM, by either side (the event worker after
+# each change, the poll after each report): the poll never sends an older state, which it would when it read
+# QBO just before a change the worker has reported since (its report landing last). A SyncToken, not
+# LastUpdatedTime: QBO stamps whole seconds, and a payment often follows its invoice within the second.
+INVOICE_STATE_REPORTED_VERSION = "reported_qbo_sync_token"
+
+
+def newest_reported_version(recorded: Any, qbo_object: dict[str, Any]) -> int | None:
+    """The newer of a pair's recorded `INVOICE_STATE_REPORTED_VERSION` and the SyncToken of a QBO state just
+    reported (a deleted stub has none)."""
+    token = qbo_object.get("SyncToken")
+    versions = [int(v) for v in (recorded, token) if v is not None and str(v).isdigit()]
+    return max(versions) if versions else None
+
+
+def is_older_than_reported(recorded: Any, qbo_object: dict[str, Any]) -> bool:
+    token = qbo_object.get("SyncToken")
+    return (recorded is not None and token is not None and str(token).isdigit()
+            and int(token) < int(recorded))
+
+
 # The CRM payments (`{crm invoice id}:{payment id}`) already added into the pair's `amount_paid`.
 INVOICE_STATE_PAYMENTS_COUNTED = "payments_counted"
 

@@ -27,11 +27,14 @@ from typing import Any
 from qbsync.clients.qbo.errors import QboNotFoundError, QboStaleObjectError
 from qbsync.errors import ConflictError, RetryableError, ValidationFailedError
 from qbsync.models.crm_events import InvoiceSnapshot, Payment
+from qbsync.models.crm_api import InvoiceAccounting
 from qbsync.models.mapping_records import (
     INVOICE_STATE_DEAL_ID,
     INVOICE_STATE_PAYMENTS_COUNTED,
+    INVOICE_STATE_REPORTED_VERSION,
     INVOICE_STATE_STATUS_OWED,
     Mapping,
+    newest_reported_version,
 )
 from qbsync.repositories.mappings import MappingExistsError
 from qbsync.sync.crm_events.context import ApplyContext, Outcome
@@ -52,7 +55,7 @@ def _state_time(mapping: Mapping) -> datetime | None:
 
 
 def push_status(ctx: ApplyContext, snapshot: InvoiceSnapshot, qbo_invoice: dict[str, Any], *,
-                deleted: bool = False) -> None:
+                deleted: bool = False) -> InvoiceAccounting:
     """Send the invoice's QBO state (and its deal's roll-up) to the CRM; `report_status` when a pair exists."""
     accounting = invoice_accounting(
         qbo_invoice, realm_id=ctx.realm_id, home_currency=ctx.company.home_currency,
@@ -62,14 +65,17 @@ def push_status(ctx: ApplyContext, snapshot: InvoiceSnapshot, qbo_invoice: dict[
         ctx.tenant_id, snapshot.id, accounting, change=ctx.event_id, deal_id=snapshot.deal_id,
         recipient=snapshot.customer.company or snapshot.customer.name,
     )
+    return accounting
 
 
 def report_status(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping, qbo_invoice: dict[str, Any], *,
                   deleted: bool = False) -> None:
-    """`push_status`, then clear the pair's owed report (`mapping` as this event last wrote it)."""
+    """`push_status`, then clear the pair's owed report and note the QBO state reported (`mapping` as this
+    event last wrote it; the write is the one that clears the owed report, so it costs nothing more)."""
     push_status(ctx, snapshot, qbo_invoice, deleted=deleted)
-    if mapping.state.get(INVOICE_STATE_STATUS_OWED):
-        _write_mapping_state(ctx, mapping, **{INVOICE_STATE_STATUS_OWED: None})
+    version = newest_reported_version(mapping.state.get(INVOICE_STATE_REPORTED_VERSION), qbo_invoice)
+    _write_mapping_state(ctx, mapping, **{INVOICE_STATE_STATUS_OWED: None, INVOICE_STATE_REPORTED_VERSION: version})
+
 
 
 def _report_owed_status(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping) -> None:

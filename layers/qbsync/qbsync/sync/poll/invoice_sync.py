@@ -9,7 +9,9 @@ Which path an invoice takes:
 
 What was last reported (SyncToken + status) is remembered per invoice, so an overlap or a replayed job sends
 nothing, and a status that changes without a QBO change (overdue) is still sent: the daily check feeds the
-invoices past due through the same path (`report`).
+invoices past due through the same path (`report`). The newest QBO state either side reported (the CRM events
+worker reports after each change it makes) is remembered too, and a state older than it is never sent: a poll
+that read QBO just before the worker's change would otherwise land its report last.
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ from qbsync.clients.crm.client import CrmClient
 from qbsync.models.connection_records import CompanyFacts
 from qbsync.models.crm_api import QboInvoice
 from qbsync.models.identifiers import is_crm_id
-from qbsync.models.mapping_records import INVOICE_STATE_DEAL_ID, Mapping
+from qbsync.models.mapping_records import (
+    INVOICE_STATE_DEAL_ID,
+    INVOICE_STATE_REPORTED_VERSION,
+    Mapping,
+    is_older_than_reported,
+    newest_reported_version,
+)
 from qbsync.models.poll_messages import QboInvoiceRecord
 from qbsync.repositories.mappings import MappingsRepository
 from qbsync.repositories.sync_state import SyncStateRepository
@@ -110,14 +118,21 @@ class InvoiceSync:
         if reported.get("marker") == marker:
             self._counts["invoices_unchanged"] += 1
             return
+        newest = mapping.state.get(INVOICE_STATE_REPORTED_VERSION) if mapping else None
+        if is_older_than_reported(newest, invoice):
+            # The event worker reported a newer QBO state since this poll read QBO: sending this one now
+            # would land after it and leave the CRM a step behind.
+            self._counts["invoices_older_than_reported"] += 1
+            return
         key = crm_key(self._tenant_id, self._realm_id, "invoice-accounting", identifier, version_of(invoice),
                       body.status, content_hash(body))
         self._crm.put_invoice_accounting(self._tenant_id, crm_invoice_id, body, idempotency_key=key)
         self._counts["invoices_reported"] += 1
         if mapping is None:
             return
-        updated = merge_state(self._mappings, mapping, {REPORTED_KEY: {"marker": marker,
-                                                                       "body": body.model_dump(mode="json")}})
+        updated = merge_state(self._mappings, mapping, {
+            REPORTED_KEY: {"marker": marker, "body": body.model_dump(mode="json")},
+            INVOICE_STATE_REPORTED_VERSION: newest_reported_version(newest, invoice)})
         if updated is not None:
             self._invoices.remember(updated)
             deal_id = updated.state.get(INVOICE_STATE_DEAL_ID)
