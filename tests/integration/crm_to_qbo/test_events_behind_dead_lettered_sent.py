@@ -156,7 +156,7 @@ def test_a_sent_that_exhausts_its_retries_holds_its_follow_ups_until_it_is_redri
 def test_an_event_for_an_invoice_never_synced_and_never_held_is_still_skipped(stack, send, wait):
     tenant_id = "loc_unknown"
     realm = connect(stack, tenant_id)
-    never_sent = invoice_updated(tenant_id, lines=[line("Draft work", 1, "10.00")], status="draft")
+    never_sent = invoice_updated(tenant_id, lines=[line("Draft work", 1, "10.00")])
     send(never_sent)
     wait(lambda: skipped(tenant_id, "invoice_not_synced") == 1, timeout=30, message="skipped")
     assert letters(stack, tenant_id) == []

@@ -10,10 +10,8 @@ event that failed between the two (the CRM down, QBO's read throttled) and comes
 applied, skips it, and still sends the report (`_report_owed_status`) instead of leaving the CRM a step behind.
 Waiting (G2): the events that follow an `invoice.sent` dead-lettered before QBO had the invoice wait on the
 DLQ behind it and are applied, in order, once it is (`holds`). An event for an invoice qbsync never synced
-and never held came before its late sent (the CRM retried the sent's delivery after delivering this one): the
-invoice is created from its newer snapshot first (`_follows_sent`). Only a draft, an invoice created before
-the connection, or one sent while invoice sync was off has nothing to change in QBO and is skipped as
-`invoice_not_synced`, counted per reason on the status page.
+and never held (created before the connection, sent while invoice sync was off, or never sent: a draft)
+has nothing to change in QBO and is skipped as `invoice_not_synced`, counted per reason on the status page.
 Currency (F15): a foreign-currency invoice, and each payment on it, is booked at the CRM's `exchange_rate`
 when the snapshot carries one, else at QBO's own rate for the transaction date (`exchange_rate_for`).
 """
@@ -225,20 +223,9 @@ def apply_sent(ctx: ApplyContext, snapshot: InvoiceSnapshot) -> Outcome:
 FollowUp = Callable[..., Outcome]
 
 
-def _sent_before_this_event(ctx: ApplyContext, snapshot: InvoiceSnapshot) -> bool:
-    """Whether an event for an invoice qbsync has not seen must mean its `invoice.sent` is still on its way
-    (the CRM retried a failed delivery of it after delivering this one): the invoice was created after the
-    connection, invoice sync is on, and it is not a draft. A draft, an invoice from before the connection, or
-    one sent while invoice sync was off has nothing in QBO to change."""
-    return (ctx.settings.sync.invoices and snapshot.status.lower() != "draft"
-            and snapshot.created_at >= ctx.connection.connected_at.replace(microsecond=0))
-
-
 def _follows_sent(object_type: str) -> Callable[[FollowUp], FollowUp]:
     """For the events after an invoice's sent: the wrapped change gets the invoice's mapping, in its turn
-    (`holds.behind_its_sent`). For an invoice qbsync never synced, either the sent is late (delivered after
-    this event: the invoice is created from this event's snapshot, which is newer, and the change applied;
-    the late sent then finds it synced, G3) or there is nothing to change (`invoice_not_synced`)."""
+    (`holds.behind_its_sent`), or the event is skipped when qbsync never synced the invoice."""
 
     def wrap(apply: FollowUp) -> FollowUp:
         @wraps(apply)
@@ -247,11 +234,6 @@ def _follows_sent(object_type: str) -> Callable[[FollowUp], FollowUp]:
             if mapping is not None and not mapping.state.get(holds.EVENTS_ON_HOLD):
                 return apply(ctx, snapshot, mapping, *args)  # the usual case: no hold to look for
             with holds.behind_its_sent(ctx, snapshot.id):
-                if mapping is None and _sent_before_this_event(ctx, snapshot):
-                    created = apply_sent(ctx, snapshot)
-                    mapping = _invoice_mapping(ctx, snapshot)
-                    if mapping is not None and apply is _apply_updated:
-                        return created  # made from this very snapshot: nothing left to update
                 if mapping is None:
                     return Outcome("skipped", object_type, reason="invoice_not_synced")
                 return apply(ctx, snapshot, mapping, *args)
@@ -262,7 +244,8 @@ def _follows_sent(object_type: str) -> Callable[[FollowUp], FollowUp]:
 
 
 # ------------------------------------------------------------------------------------------- updated
-def _apply_updated(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping) -> Outcome:
+@_follows_sent("invoices")
+def apply_updated(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping) -> Outcome:
     if mapping.state.get("deleted"):
         return _skip_applied(ctx, snapshot, mapping, "invoice_deleted")
     last = _state_time(mapping)
@@ -291,9 +274,6 @@ def _apply_updated(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mappin
                                    **{INVOICE_STATE_DEAL_ID: snapshot.deal_id}, **_owed(ctx))
     report_status(ctx, snapshot, mapping, updated)
     return Outcome("applied", "invoices", qbo_id=mapping.qbo_id)
-
-
-apply_updated = _follows_sent("invoices")(_apply_updated)
 
 
 def _changes(body: dict[str, Any]) -> dict[str, Any]:
