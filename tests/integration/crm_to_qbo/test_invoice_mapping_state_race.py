@@ -96,6 +96,7 @@ def staged_payment(mappings: MappingsRepository) -> tuple[ApplyContext, Any, Fak
             "amount_paid": "0",
             "customer_ref": "3",
             "updated_at": sent["data"]["updated_at"],
+            "payments_counted": [],  # as apply_sent writes it
         },
     )
     qbo = FakeQbo(
@@ -190,4 +191,21 @@ def test_a_payment_whose_event_failed_before_adding_it_in_is_added_in_on_the_ret
 
     again = apply_payment(ctx, event.data, event.data.payment)  # a later copy changes nothing
     assert again.reason == "payment_already_applied" and len(crm.accounting) == 1
+    assert Decimal(mappings.get(TENANT, REALM, "invoices", crm_invoice_id).state["amount_paid"]) == Decimal("40.00")
+
+
+def test_a_pair_from_before_the_counted_list_never_counts_its_payments_twice(template_table):
+    # Pairs written before `payments_counted` existed counted every payment they paired: a redelivered payment
+    # event must not add its amount again (that would leave a later rise-based payment unbooked).
+    mappings = MappingsRepository(table_name="mappings", dynamodb=template_table("MappingsTable", "mappings"))
+    ctx, event, qbo, crm, crm_invoice_id = staged_payment(mappings)
+    legacy = mappings.get(TENANT, REALM, "invoices", crm_invoice_id)
+    mappings.update_state(legacy, {k: v for k, v in legacy.state.items() if k != "payments_counted"}
+                          | {"amount_paid": "40.00"})
+    mappings.create(TENANT, REALM, "payments", f"{crm_invoice_id}:{event.data.payment.id}", "101",
+                    state={"origin": "crm", "invoice_qbo_id": "7", "invoice_crm_id": crm_invoice_id})
+
+    outcome = apply_payment(ctx, event.data, event.data.payment)
+
+    assert outcome.reason == "payment_already_applied" and qbo.payments == []
     assert Decimal(mappings.get(TENANT, REALM, "invoices", crm_invoice_id).state["amount_paid"]) == Decimal("40.00")

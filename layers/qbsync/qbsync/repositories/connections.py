@@ -389,29 +389,6 @@ class ConnectionsRepository:
         return True
 
     # ------------------------------------------------------------------ tenant
-    def routing_view(self, tenant_id: str) -> tuple[str | None, dict[str, ConnectionStatus]]:
-        """The tenant's default company and every connection's status, in one consistent query of the tenant's
-        items (what routing an event without `realm_id` needs, never stale): the partition holds the tenant
-        record, its connections and its short-lived OAuth states, and only the three attributes are read."""
-        paginator = self._client().get_paginator("query")
-        default_realm_id: str | None = None
-        statuses: dict[str, ConnectionStatus] = {}
-        for page in paginator.paginate(
-            TableName=self._table_name,
-            KeyConditionExpression="pk = :pk AND sk BETWEEN :first AND :last",
-            ExpressionAttributeValues=to_values({":pk": tenant_pk(tenant_id), ":first": CONNECTION_SK_PREFIX,
-                                                 ":last": TENANT_SK}),
-            ProjectionExpression="sk, #status, default_realm_id", ExpressionAttributeNames={"#status": "status"},
-            ConsistentRead=True,
-        ):
-            for item in page.get("Items", []):
-                values = from_item(item)
-                if values["sk"] == TENANT_SK:
-                    default_realm_id = values.get("default_realm_id")
-                elif values["sk"].startswith(CONNECTION_SK_PREFIX) and values.get("status"):
-                    statuses[values["sk"][len(CONNECTION_SK_PREFIX):]] = values["status"]
-        return default_realm_id, statuses
-
     def default_realm(self, tenant_id: str) -> str | None:
         item = self._client().get_item(
             TableName=self._table_name, Key=to_item({"pk": tenant_pk(tenant_id), "sk": TENANT_SK}),

@@ -13,10 +13,11 @@ class TenantConnections:
     `needs_reauth` and are redriven after the reconnect (nothing lost). A tenant with no connection, or a
     disconnected one, does not: its events are acknowledged and ignored with that reason.
 
-    One consistent read per event (`POST /webhooks/crm`'s cost, issue 8), never remembered: a named realm's
-    status is one `GetItem`; for an event without `realm_id`, one `Query` of the tenant's items returns its
-    default company and that company's status together. So a `PUT /settings` that moves the default, or a
-    disconnect, applies to the very next event, in every Lambda.
+    Consistent reads, never remembered: a named realm's status is one `GetItem`; an event without `realm_id`
+    reads the tenant record (its default company), then that company's status: two small `GetItem`s. So a
+    `PUT /settings` that moves the default, or a disconnect, applies to the very next event, in every Lambda.
+    (One `Query` of the tenant's partition would read both at once, but the partition also holds the poll's
+    per-customer and per-invoice records: its cost would grow with the tenant's books.)
     """
 
     def __init__(self, repository: ConnectionsRepository) -> None:
@@ -25,10 +26,10 @@ class TenantConnections:
     def realm_for_event(self, tenant_id: str, realm_id: str | None) -> tuple[str | None, str | None]:
         if realm_id is not None:
             return self._usable(realm_id, self._repository.connection_status(tenant_id, realm_id), named=True)
-        default, statuses = self._repository.routing_view(tenant_id)
+        default = self._repository.default_realm(tenant_id)
         if default is None:
             return None, "tenant_not_connected"
-        return self._usable(default, statuses.get(default), named=False)
+        return self._usable(default, self._repository.connection_status(tenant_id, default), named=False)
 
     @staticmethod
     def _usable(realm_id: str, status: ConnectionStatus | None, *, named: bool) -> tuple[str | None, str | None]:

@@ -77,17 +77,19 @@ def report_status(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping
     _write_mapping_state(ctx, mapping, **{INVOICE_STATE_STATUS_OWED: None, INVOICE_STATE_REPORTED_VERSION: version})
 
 
-
 def _report_owed_status(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping) -> None:
     """For an event whose change is already applied: send the report an earlier attempt (of this event or the
     one before it) applied but could not send. QBO's current state is what the CRM gets, so an older snapshot
     delivered late reports nothing older than what QBO holds."""
     if not mapping.state.get(INVOICE_STATE_STATUS_OWED):
         return
-    if mapping.state.get("deleted"):
-        report_status(ctx, snapshot, mapping, _last_known(snapshot, mapping), deleted=True)
-    else:
-        report_status(ctx, snapshot, mapping, ctx.qbo.read("Invoice", mapping.qbo_id))
+    if not mapping.state.get("deleted"):
+        try:
+            report_status(ctx, snapshot, mapping, ctx.qbo.read("Invoice", mapping.qbo_id))
+            return
+        except QboNotFoundError:
+            pass  # a QBO user deleted it meanwhile: what the CRM should hear is that it is gone
+    report_status(ctx, snapshot, mapping, _last_known(snapshot, mapping), deleted=True)
 
 
 def _skip_applied(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping, reason: str,
@@ -202,7 +204,7 @@ def apply_sent(ctx: ApplyContext, snapshot: InvoiceSnapshot) -> Outcome:
     # The doc number is kept for the one report made without QBO: a delete of an invoice QBO no longer has.
     state = {"origin": "crm", "updated_at": snapshot.updated_at.isoformat(), "amount_paid": "0",
              "customer_ref": customer_ref, INVOICE_STATE_DEAL_ID: snapshot.deal_id, "currency": snapshot.currency,
-             "doc_number": created.get("DocNumber"), **_owed(ctx),
+             "doc_number": created.get("DocNumber"), INVOICE_STATE_PAYMENTS_COUNTED: [], **_owed(ctx),
              **({holds.EVENTS_ON_HOLD: True} if held else {})}
     try:
         mapping = ctx.mappings.create(ctx.tenant_id, ctx.realm_id, "invoices", snapshot.id, str(created["Id"]),
@@ -306,7 +308,9 @@ def apply_payment(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping
     payment_key = f"{snapshot.id}:{crm_payment.id}"
     existing = ctx.mappings.get(ctx.tenant_id, ctx.realm_id, "payments", payment_key)
     if existing is not None:
-        if payment_key not in mapping.state.get(INVOICE_STATE_PAYMENTS_COUNTED, ()):
+        counted = mapping.state.get(INVOICE_STATE_PAYMENTS_COUNTED)
+        # A pair from before the list existed (None) counted every payment it paired.
+        if counted is not None and payment_key not in counted:
             # An earlier attempt made the QBO payment and its pairing, then failed before adding it in.
             mapping = _count_payment(ctx, snapshot, mapping, payment_key, crm_payment.amount)
             report_status(ctx, snapshot, mapping, ctx.qbo.read("Invoice", mapping.qbo_id))

@@ -118,6 +118,10 @@ class InvoiceSync:
         if reported.get("marker") == marker:
             self._counts["invoices_unchanged"] += 1
             return
+        if mapping is not None:
+            # Read again, consistently, just before sending: the batch's index was loaded before this poll's
+            # other calls, and the worker may have reported a newer state since.
+            mapping = self._mappings.get(mapping.tenant_id, mapping.realm_id, "invoices", mapping.crm_id) or mapping
         newest = mapping.state.get(INVOICE_STATE_REPORTED_VERSION) if mapping else None
         if is_older_than_reported(newest, invoice):
             # The event worker reported a newer QBO state since this poll read QBO: sending this one now
