@@ -23,18 +23,20 @@ INVOICE_STATE_STATUS_OWED = "status_owed"
 INVOICE_STATE_REPORTED_VERSION = "reported_qbo_sync_token"
 
 
+def _sync_token(value: Any) -> int | None:
+    return int(value) if value is not None and str(value).isdigit() else None
+
+
 def newest_reported_version(recorded: Any, qbo_object: dict[str, Any]) -> int | None:
     """The newer of a pair's recorded `INVOICE_STATE_REPORTED_VERSION` and the SyncToken of a QBO state just
     reported (a deleted stub has none)."""
-    token = qbo_object.get("SyncToken")
-    versions = [int(v) for v in (recorded, token) if v is not None and str(v).isdigit()]
-    return max(versions) if versions else None
+    versions = [v for v in (_sync_token(recorded), _sync_token(qbo_object.get("SyncToken"))) if v is not None]
+    return max(versions, default=None)
 
 
 def is_older_than_reported(recorded: Any, qbo_object: dict[str, Any]) -> bool:
-    token = qbo_object.get("SyncToken")
-    return (recorded is not None and token is not None and str(token).isdigit()
-            and int(token) < int(recorded))
+    newest, token = _sync_token(recorded), _sync_token(qbo_object.get("SyncToken"))
+    return newest is not None and token is not None and token < newest
 
 
 # The CRM payments (`{crm invoice id}:{payment id}`) already added into the pair's `amount_paid`.

@@ -27,7 +27,6 @@ from typing import Any
 from qbsync.clients.qbo.errors import QboNotFoundError, QboStaleObjectError
 from qbsync.errors import ConflictError, RetryableError, ValidationFailedError
 from qbsync.models.crm_events import InvoiceSnapshot, Payment
-from qbsync.models.crm_api import InvoiceAccounting
 from qbsync.models.mapping_records import (
     INVOICE_STATE_DEAL_ID,
     INVOICE_STATE_PAYMENTS_COUNTED,
@@ -55,7 +54,7 @@ def _state_time(mapping: Mapping) -> datetime | None:
 
 
 def push_status(ctx: ApplyContext, snapshot: InvoiceSnapshot, qbo_invoice: dict[str, Any], *,
-                deleted: bool = False) -> InvoiceAccounting:
+                deleted: bool = False) -> None:
     """Send the invoice's QBO state (and its deal's roll-up) to the CRM; `report_status` when a pair exists."""
     accounting = invoice_accounting(
         qbo_invoice, realm_id=ctx.realm_id, home_currency=ctx.company.home_currency,
@@ -65,7 +64,6 @@ def push_status(ctx: ApplyContext, snapshot: InvoiceSnapshot, qbo_invoice: dict[
         ctx.tenant_id, snapshot.id, accounting, change=ctx.event_id, deal_id=snapshot.deal_id,
         recipient=snapshot.customer.company or snapshot.customer.name,
     )
-    return accounting
 
 
 def report_status(ctx: ApplyContext, snapshot: InvoiceSnapshot, mapping: Mapping, qbo_invoice: dict[str, Any], *,
